@@ -1,0 +1,152 @@
+"""MNIST-1D benchmark models, re-implemented from the paper (Greydanus & Kobak, ICML 2024).
+
+Four classifiers of 40-sample 1D signals into 10 digit classes, trained the same way:
+Adam, lr 1e-2, batch 100, batches taken in order through the 4000 training examples,
+test accuracy on the 1000 held-out examples at the end. Model sizes follow the paper's
+benchmark (about 5k-15k parameters each). The data comes from the official generator,
+`mnist1d.data.make_dataset`, with the default arguments.
+
+Read from top to bottom: data, the four models, training, and `run` (the entry point
+the harness calls with the merged config and a RunContext).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+# ---------------------------------------------------------------------------- data
+
+
+def load_data(cache_dir) -> dict[str, np.ndarray]:
+    """The default MNIST-1D split (4000 train / 1000 test), generated once and cached.
+
+    Generating takes ~2.4 s; the cached .npz loads in milliseconds. The generator seeds
+    numpy's global RNG itself (seed 42), so the result never depends on the run's seed.
+    """
+    import os
+
+    path = cache_dir / "mnist1d-default.npz"
+    if not path.exists():
+        from mnist1d.data import get_dataset_args, make_dataset
+
+        data = make_dataset(get_dataset_args())
+        tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")
+        np.savez(tmp, x=data["x"], y=data["y"], x_test=data["x_test"], y_test=data["y_test"])
+        os.replace(tmp, path)  # atomic: a parallel run never sees half a file
+    with np.load(path) as f:
+        return {k: f[k] for k in ("x", "y", "x_test", "y_test")}
+
+
+# -------------------------------------------------------------------------- models
+
+
+class Logistic(nn.Module):
+    """Multinomial logistic regression: one linear layer on the raw signal."""
+
+    def __init__(self, length: int = 40, classes: int = 10):
+        super().__init__()
+        self.linear = nn.Linear(length, classes)
+
+    def forward(self, x):  # x: (batch, length)
+        return self.linear(x)  # (batch, classes)
+
+
+class MLP(nn.Module):
+    """Two hidden layers of 100 ReLU units; the second is added to the first (a residual)."""
+
+    def __init__(self, length: int = 40, classes: int = 10, hidden: int = 100):
+        super().__init__()
+        self.linear1 = nn.Linear(length, hidden)
+        self.linear2 = nn.Linear(hidden, hidden)
+        self.linear3 = nn.Linear(hidden, classes)
+
+    def forward(self, x):  # x: (batch, length)
+        h = F.relu(self.linear1(x))  # (batch, hidden)
+        h = h + F.relu(self.linear2(h))  # (batch, hidden)
+        return self.linear3(h)  # (batch, classes)
+
+
+class CNN(nn.Module):
+    """Three strided 1D convolutions (25 channels) and a linear classifier on top."""
+
+    def __init__(self, length: int = 40, classes: int = 10, channels: int = 25):
+        super().__init__()
+        self.conv1 = nn.Conv1d(1, channels, kernel_size=5, stride=2, padding=1)
+        self.conv2 = nn.Conv1d(channels, channels, kernel_size=3, stride=2, padding=1)
+        self.conv3 = nn.Conv1d(channels, channels, kernel_size=3, stride=2, padding=1)
+        for kernel in (5, 3, 3):  # each conv: L -> (L + 2 * padding - kernel) // stride + 1
+            length = (length + 2 * 1 - kernel) // 2 + 1
+        self.linear = nn.Linear(channels * length, classes)  # 25 * 5 = 125 inputs for L = 40
+
+    def forward(self, x):  # x: (batch, length)
+        h = x.unsqueeze(1)  # (batch, 1, 40)
+        h = F.relu(self.conv1(h))  # (batch, 25, 19)
+        h = F.relu(self.conv2(h))  # (batch, 25, 10)
+        h = F.relu(self.conv3(h))  # (batch, 25, 5)
+        h = h.flatten(1)  # (batch, 125), channel-major: all positions of channel 0 first
+        return self.linear(h)  # (batch, classes)
+
+
+class GRU(nn.Module):
+    """A bidirectional GRU (6 units each way) reading the signal one sample at a time;
+    a linear classifier reads the hidden states of every time step."""
+
+    def __init__(self, length: int = 40, classes: int = 10, hidden: int = 6):
+        super().__init__()
+        self.gru = nn.GRU(input_size=1, hidden_size=hidden, batch_first=True, bidirectional=True)
+        self.linear = nn.Linear(2 * hidden * length, classes)
+
+    def forward(self, x):  # x: (batch, length)
+        h, _ = self.gru(x.unsqueeze(-1))  # (batch, length, 2 * hidden), zero initial state
+        return self.linear(h.flatten(1))  # (batch, length * 2 * hidden) -> (batch, classes)
+
+
+MODELS = {"logistic": Logistic, "mlp": MLP, "cnn": CNN, "gru": GRU}
+
+
+def build_model(cfg: dict) -> nn.Module:
+    return MODELS[cfg["model"]]()
+
+
+# ------------------------------------------------------------------------ training
+
+
+@torch.no_grad()
+def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
+    """Percentage of correct predictions, in evaluation mode."""
+    was_training = model.training
+    model.eval()
+    correct = (model(x).argmax(dim=-1) == y).sum().item()  # an exact integer count
+    model.train(was_training)
+    return 100.0 * correct / len(y)
+
+
+def run(cfg: dict, ctx) -> dict[str, float]:
+    data = load_data(ctx.cache_dir)
+    x = torch.tensor(data["x"], dtype=torch.float32, device=ctx.device)  # (4000, 40)
+    y = torch.tensor(data["y"], dtype=torch.long, device=ctx.device)  # (4000,)
+    x_test = torch.tensor(data["x_test"], dtype=torch.float32, device=ctx.device)  # (1000, 40)
+    y_test = torch.tensor(data["y_test"], dtype=torch.long, device=ctx.device)  # (1000,)
+
+    model = build_model(cfg).to(ctx.device)  # initialised from the seed the worker set
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg["learning_rate"])
+    steps, batch, eval_every = cfg["total_steps"], cfg["batch_size"], cfg["eval_every"]
+    ctx.expect_steps(steps)
+
+    for step in range(1, steps + 1):
+        start = ((step - 1) * batch) % len(x)  # batches in order, wrapping around the set
+        xb, yb = x[start : start + batch], y[start : start + batch]  # (batch, 40), (batch,)
+        loss = F.cross_entropy(model(xb), yb)  # mean over the batch, on raw logits
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        if step % eval_every == 0 or step == steps:
+            ctx.log(step, train_loss=loss.item(), test_acc=accuracy(model, x_test, y_test))
+
+    return {
+        "test_acc": accuracy(model, x_test, y_test),
+        "train_acc": accuracy(model, x, y),
+    }

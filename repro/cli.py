@@ -1,0 +1,172 @@
+"""The `repro` command line: parses arguments and calls the library. Nothing else lives here.
+
+Start-up stays fast (`repro --help`, `repro list`): torch is imported only by workers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from repro import __version__
+from repro.errors import ManifestError, ReproError
+
+EPILOG = """\
+exit codes: 0 every claim REPRODUCED or BETTER; 1 a claim WORSE or INCONCLUSIVE;
+            2 usage or manifest error; 3 a run crashed or timed out; 130 Ctrl-C.
+environment: REPRO_HOME (records and caches, default ~/.cache/repro),
+             REPRO_PAPERS (the catalog folder, default the papers/ beside the package).
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="repro",
+        description="Reproduce ML papers: run the authors' code or a re-implementation, "
+        "compare with the numbers the paper reports, and say honestly whether they reproduce.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"repro {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = commands.add_parser("list", help="list the papers in the catalog")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+    p = commands.add_parser("show", help="a paper's metadata, reference, claims, profiles and implementations")
+    p.add_argument("paper", help="paper id, e.g. mnist1d")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+    p = commands.add_parser(
+        "run",
+        help="run a paper's claims and print the verdict table",
+        description="Plan the runs (claim settings x seeds), run each in its own worker process, "
+        "record them, and compare with the paper's claims.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("paper", help="paper id, e.g. mnist1d")
+    p.add_argument("--impl", default="reimpl", help="implementation: reimpl (default), reference, a student's name, or a .py path")
+    p.add_argument("--profile", default="quick", help="quick (default, CI-sized) or full (the paper's protocol)")
+    p.add_argument("--seeds", help="a count (3 = seeds 0,1,2) or a list (0,1,2); default: the profile's")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config value for every run (repeatable), e.g. --set total_steps=500")
+    p.add_argument("--claims", help="comma-separated claim ids to run (default: the profile's, or all)")
+    p.add_argument("--device", default="auto", choices=["cpu", "cuda", "auto"], help="where to run (default auto)")
+    p.add_argument("--jobs", type=int, default=1, help="workers at once; torch threads each = cores / jobs")
+    p.add_argument("--timeout", type=float, metavar="S", help="stop a run after S seconds (recorded as timeout)")
+    p.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
+    p.add_argument("--dry-run", action="store_true", help="print the plan and run nothing")
+
+    p = commands.add_parser("runs", help="list recorded runs, or `runs show RUN_ID` for one record")
+    p.add_argument("args", nargs="*", metavar="PAPER | show RUN_ID")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+    commands.add_parser("schema", help="print the JSON Schema of paper.yaml (for editors)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        return COMMANDS[args.command](args)
+    except ManifestError as exc:
+        print(f"error: {len(exc.problems)} problem(s) in the manifest:", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return exc.exit_code
+    except ReproError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def cmd_list(args) -> int:
+    from repro import report
+    from repro.manifest import load_paper, paper_ids
+
+    summaries, broken = [], []
+    for paper_id in paper_ids():
+        try:
+            summaries.append(report.paper_summary(load_paper(paper_id)))
+        except ManifestError as exc:
+            broken.append(f"{paper_id}: {len(exc.problems)} problem(s)")
+    print(report.to_json(summaries) if args.json else report.catalog_table(summaries, broken))
+    return 2 if broken else 0
+
+
+def cmd_show(args) -> int:
+    from repro import report
+    from repro.manifest import load_paper
+
+    paper = load_paper(args.paper)
+    print(report.to_json(report.paper_json(paper)) if args.json else report.paper_details(paper))
+    return 0
+
+
+def cmd_run(args) -> int:
+    from repro import report
+    from repro.execute import Interrupted
+    from repro.manifest import load_paper
+    from repro.plan import parse_overrides, parse_seeds, plan_runs
+    from repro.run import reproduce
+
+    paper = load_paper(args.paper)
+    options = dict(
+        impl=args.impl,
+        profile=args.profile,
+        seeds=parse_seeds(args.seeds) if args.seeds else None,
+        overrides=parse_overrides(args.overrides, paper),
+        claim_ids=[c.strip() for c in args.claims.split(",") if c.strip()] if args.claims else None,
+        device=args.device,
+        jobs=args.jobs,
+        timeout_s=args.timeout,
+    )
+    if args.dry_run:
+        specs = plan_runs(paper, **options)
+        print(report.to_json([s.to_dict() for s in specs]) if args.json else report.plan_table(paper, specs))
+        return 0
+    try:
+        outcome = reproduce(args.paper, show_progress=True, **options)
+    except Interrupted as exc:
+        print(f"interrupted: {len(exc.records)} running run(s) stopped and recorded as interrupted", file=sys.stderr)
+        for record in exc.records:
+            print(f"  {record['run_id']}: log {record['log_path']}", file=sys.stderr)
+        return 130
+    print(report.to_json(report.outcome_json(outcome)) if args.json else report.verdict_table(outcome))
+    return outcome.exit_code
+
+
+def cmd_runs(args) -> int:
+    from repro import records, report
+    from repro.errors import UsageError
+
+    if args.args and args.args[0] == "show":
+        if len(args.args) != 2:
+            raise UsageError("usage: repro runs show RUN_ID")
+        record = records.load_record(args.args[1])
+        print(report.to_json(record) if args.json else report.record_text(record))
+        return 0
+    if len(args.args) > 1:
+        raise UsageError("usage: repro runs [PAPER] | repro runs show RUN_ID")
+    found = records.list_records(args.args[0] if args.args else None)
+    print(report.to_json(report.runs_json(found)) if args.json else report.runs_table(found))
+    return 0
+
+
+def cmd_schema(args) -> int:
+    import json
+
+    from repro.manifest import json_schema
+
+    print(json.dumps(json_schema(), indent=2))
+    return 0
+
+
+COMMANDS = {"list": cmd_list, "show": cmd_show, "run": cmd_run, "runs": cmd_runs, "schema": cmd_schema}

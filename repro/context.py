@@ -1,0 +1,66 @@
+"""RunContext: what an implementation's `run(cfg, ctx)` gets besides its config.
+
+The implementation interface, one for the authors' code (through an adapter), the
+project's re-implementation and a student's:
+
+    def run(cfg: dict, ctx: RunContext) -> dict[str, float]:
+        '''Train/evaluate once with cfg and ctx.seed; return the final metrics.'''
+
+    def build_model(cfg: dict) -> torch.nn.Module:   # optional, used by the checks
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+
+@dataclass
+class RunContext:
+    seed: int
+    device: str  # "cpu" or "cuda", already resolved from "auto"
+    work_dir: Path  # this run's own folder: checkpoints, scratch files
+    cache_dir: Path  # shared by every run of this paper: generated data, downloads
+    threads: int  # torch's intra-op threads in this worker
+    source_dir: Path | None = None  # the authors' checkout (reference adapters only)
+    data: dict[str, Path] = field(default_factory=dict)  # fetched data files, by name
+    _events: IO[str] | None = field(default=None, repr=False)
+
+    def log(self, step: int, **metrics: float) -> None:
+        """Record metrics at a step: they become the run's curves and drive the progress display."""
+        values = {name: float(value) for name, value in metrics.items()}
+        self._emit({"event": "log", "step": int(step), "metrics": values})
+
+    def expect_steps(self, total: int) -> None:
+        """Say how many steps the run will take, so progress can show 'step 1200/6000'."""
+        self._emit({"event": "expect_steps", "total": int(total)})
+
+    def _emit(self, event: dict) -> None:
+        if self._events is None:
+            return
+        event["time"] = time.time()
+        line = json.dumps(event, allow_nan=True)
+        self._events.write(line + "\n")
+        self._events.flush()
+
+
+def check_metrics(metrics: object) -> dict[str, float]:
+    """run() must return {name: number}; say exactly what is wrong otherwise."""
+    if not isinstance(metrics, dict):
+        raise TypeError(f"run() must return a dict of metric name -> number, got {type(metrics).__name__}")
+    checked = {}
+    for name, value in metrics.items():
+        if not isinstance(name, str):
+            raise TypeError(f"run() returned a metric name {name!r} that is not a string")
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise TypeError(f"run() returned metric {name!r} = {value!r}, which is not a number") from None
+        if math.isnan(number):
+            raise ValueError(f"run() returned metric {name!r} = nan (did training diverge?)")
+        checked[name] = number
+    return checked

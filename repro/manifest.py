@@ -1,0 +1,351 @@
+"""The paper manifest, papers/<id>/paper.yaml: schema, loading and validation.
+
+Validation reports every problem at once as 'file: field: reason'. Pydantic checks the
+shape of each section; `_cross_checks` then checks what spans sections (a claim's setting
+must name config keys, a profile's claims must exist, ...), on the raw YAML so that it
+runs even when pydantic has already found problems.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
+
+from repro.errors import ManifestError, UsageError
+
+MANIFEST_NAME = "paper.yaml"
+SHA_RE = re.compile(r"^[0-9a-f]{40}$")
+ARXIV_RE = re.compile(r"^(\d{4}\.\d{4,5}|[a-z-]+(\.[A-Z]{2})?/\d{7})(v\d+)?$")
+NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+# https://host/..., ssh://[user@]host/..., or scp-style user@host:path (not a local path).
+REPO_URL_RE = re.compile(r"^(https://[^\s/]+/\S+|ssh://[^\s/]+/\S+|[\w.-]+@[\w.-]+:[^\s/][^\s]*)$")
+ConfigValue = bool | int | float | str | None
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Reference(_Strict):
+    """The authors' code, pinned: the repository URL and the full commit SHA reproduced."""
+
+    repo: str = Field(description="https, ssh or scp-style git URL of the authors' repository")
+    commit: str = Field(description="full 40-hex commit SHA (never a branch or tag: they move)")
+
+    @field_validator("repo")
+    @classmethod
+    def _repo_url(cls, value: str) -> str:
+        if not REPO_URL_RE.match(value) or value.startswith("-"):
+            raise ValueError(
+                f"{value!r} is not an https, ssh or scp-style git URL "
+                "(e.g. https://github.com/owner/name); file:// and ext:: URLs are refused"
+            )
+        return value
+
+    @field_validator("commit")
+    @classmethod
+    def _full_sha(cls, value: str) -> str:
+        if not SHA_RE.match(value):
+            raise ValueError(
+                f"{value!r} is not a full 40-hex commit SHA (branches move; pin the commit "
+                "you reproduced, e.g. `git rev-parse master` in the repo)"
+            )
+        return value
+
+
+class Tolerance(_Strict):
+    """How far the measured mean may lie from the reported value: absolute or relative."""
+
+    abs: float | None = Field(None, gt=0, description="absolute, in the metric's unit")
+    rel: float | None = Field(None, gt=0, lt=1, description="relative, a fraction of |reported|")
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Tolerance:
+        if (self.abs is None) == (self.rel is None):
+            raise ValueError("give exactly one of 'abs' or 'rel'")
+        return self
+
+    def band(self, reported: float) -> float:
+        """The half-width of the accepted band around `reported`."""
+        return self.abs if self.abs is not None else self.rel * abs(reported)
+
+    def describe(self) -> str:
+        return f"±{self.abs:g}" if self.abs is not None else f"±{self.rel:.0%}"
+
+
+class Claim(_Strict):
+    """One number the paper reports, where it reports it, and how close counts."""
+
+    id: str = Field(description="short name, unique in this paper, e.g. cnn_test_acc")
+    metric: str = Field(description="the key in the metrics dict that run() returns")
+    setting: dict[str, ConfigValue] = Field(
+        default_factory=dict, description="config overrides that produce this claim, e.g. {model: cnn}"
+    )
+    reported: float = Field(description="the value the paper reports")
+    reported_sd: float | None = Field(None, ge=0, description="the spread the paper reports, if any")
+    reported_n: int | None = Field(None, ge=1, description="the number of seeds behind it, if given")
+    direction: Literal["higher", "lower"] = Field(description="which way is better")
+    tolerance: Tolerance
+    source: str = Field(min_length=3, description="where the paper reports it: 'Table 1', 'Abstract', ...")
+    description: str = ""
+
+    @field_validator("id", "metric")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not NAME_RE.match(value):
+            raise ValueError(f"{value!r} must be lower-case letters, digits and underscores, starting with a letter")
+        return value
+
+    @property
+    def setting_label(self) -> str:
+        return ",".join(f"{key}={value}" for key, value in self.setting.items()) or "default"
+
+
+class Profile(_Strict):
+    """A named config preset: how many steps, which seeds, how long it takes."""
+
+    description: str = ""
+    config: dict[str, ConfigValue] = Field(default_factory=dict, description="overrides of the config defaults")
+    seeds: list[int] | int = Field(description="a list of seeds, or a count n meaning seeds 0..n-1")
+    claims: list[str] | None = Field(None, description="claim ids this profile runs (default: all)")
+    expected_seconds: float = Field(gt=0, description="wall time on 2 CPU cores, measured")
+    paper_protocol: bool = Field(description="true when this profile is the paper's own protocol")
+
+    @field_validator("seeds")
+    @classmethod
+    def _seeds(cls, value: list[int] | int) -> list[int] | int:
+        if isinstance(value, int) and value < 1:
+            raise ValueError("a seed count must be at least 1")
+        if isinstance(value, list):
+            if not value:
+                raise ValueError("give at least one seed")
+            if any(seed < 0 for seed in value) or len(set(value)) != len(value):
+                raise ValueError("seeds must be distinct non-negative integers")
+        return value
+
+    def seed_list(self) -> list[int]:
+        return list(range(self.seeds)) if isinstance(self.seeds, int) else list(self.seeds)
+
+
+class PaperManifest(_Strict):
+    """The whole paper.yaml."""
+
+    id: str = Field(description="equals the paper's folder name")
+    title: str = Field(min_length=1)
+    authors: list[str] = Field(min_length=1)
+    year: int = Field(ge=1950, le=2100)
+    venue: str = Field(min_length=1)
+    arxiv: str | None = Field(None, description="arXiv identifier, e.g. 2011.14439")
+    reference: Reference
+    requirements: list[str] = Field(default_factory=list, description="pip requirements of the implementations")
+    config: dict[str, ConfigValue] = Field(description="config defaults; every key a run can take")
+    profiles: dict[str, Profile]
+    claims: list[Claim] = Field(min_length=1)
+
+    @field_validator("id")
+    @classmethod
+    def _id(cls, value: str) -> str:
+        if not NAME_RE.match(value):
+            raise ValueError(f"{value!r} must be lower-case letters, digits and underscores, starting with a letter")
+        return value
+
+    @field_validator("arxiv")
+    @classmethod
+    def _arxiv(cls, value: str | None) -> str | None:
+        if value is not None and not ARXIV_RE.match(value):
+            raise ValueError(f"{value!r} is not an arXiv identifier like 2011.14439 (quote it in YAML)")
+        return value
+
+    @field_validator("profiles")
+    @classmethod
+    def _quick_and_full(cls, value: dict[str, Profile]) -> dict[str, Profile]:
+        missing = [name for name in ("quick", "full") if name not in value]
+        if missing:
+            raise ValueError(f"missing profile(s) {', '.join(missing)}: every paper has 'quick' (CI) and 'full'")
+        return value
+
+
+class Paper(PaperManifest):
+    """A validated manifest together with the folder it came from."""
+
+    _folder: Path = PrivateAttr()
+
+    @property
+    def folder(self) -> Path:
+        return self._folder
+
+    @property
+    def manifest_path(self) -> Path:
+        return self._folder / MANIFEST_NAME
+
+    def implementations(self) -> dict[str, Path]:
+        """reference.py, reimpl.py and students/*.py that exist, by name."""
+        found = {name: self._folder / f"{name}.py" for name in ("reference", "reimpl")}
+        found = {name: path for name, path in found.items() if path.exists()}
+        students = self._folder / "students"
+        if students.is_dir():
+            for path in sorted(students.glob("*.py")):
+                if not path.name.startswith("_"):
+                    found.setdefault(path.stem, path)
+        return found
+
+    def claim(self, claim_id: str) -> Claim:
+        return next(claim for claim in self.claims if claim.id == claim_id)
+
+
+# ------------------------------------------------------------------------ catalog
+
+
+def papers_dir() -> Path:
+    """Where the catalog lives: $REPRO_PAPERS, else the papers/ folder beside the package."""
+    override = os.environ.get("REPRO_PAPERS")
+    if override:
+        return Path(override).expanduser().resolve()
+    return Path(__file__).resolve().parent.parent / "papers"
+
+
+def paper_ids() -> list[str]:
+    root = papers_dir()
+    if not root.is_dir():
+        return []
+    return sorted(p.name for p in root.iterdir() if (p / MANIFEST_NAME).is_file())
+
+
+def load_paper(paper_id: str) -> Paper:
+    """Load and validate papers/<paper_id>/paper.yaml; raise ManifestError with every problem."""
+    folder = papers_dir() / paper_id
+    if not NAME_RE.match(paper_id) or not (folder / MANIFEST_NAME).is_file():
+        known = ", ".join(paper_ids()) or "none"
+        raise UsageError(f"unknown paper {paper_id!r} in {papers_dir()} (known: {known}); see `repro list`")
+    return load_manifest(folder / MANIFEST_NAME)
+
+
+def load_manifest(path: Path) -> Paper:
+    """Validate one manifest file, wherever it is; its folder name must equal its id."""
+    path = Path(path)
+    raw = _read_yaml(path)
+    problems = []
+    try:
+        paper = Paper.model_validate(raw)
+    except ValidationError as exc:
+        paper = None
+        problems += [f"{path}: {_field_name(err['loc'], raw)}: {_reason(err)}" for err in exc.errors()]
+    problems += [f"{path}: {field}: {reason}" for field, reason in _cross_checks(raw, path.parent.name)]
+    if problems:
+        raise ManifestError(problems)
+    paper._folder = path.parent.resolve()
+    return paper
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of paper.yaml, for editors (`repro schema`)."""
+    schema = PaperManifest.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "repro paper.yaml"
+    return schema
+
+
+# ------------------------------------------------------------------------ helpers
+
+
+def _read_yaml(path: Path) -> dict:
+    import yaml
+
+    class UniqueKeyLoader(yaml.SafeLoader):
+        """PyYAML silently keeps the last of two equal keys; a manifest must not."""
+
+        def construct_mapping(self, node, deep=False):
+            seen = set()
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=deep)
+                if key in seen:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"duplicate key {key!r}", key_node.start_mark
+                    )
+                seen.add(key)
+            return super().construct_mapping(node, deep)
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ManifestError([f"{path}: cannot read: {exc.strerror}"]) from None
+    try:
+        raw = yaml.load(text, Loader=UniqueKeyLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "YAML"
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ManifestError([f"{path}: {where}: {problem}"]) from None
+    if not isinstance(raw, dict):
+        raise ManifestError([f"{path}: (top level): expected a mapping of fields, got {type(raw).__name__}"])
+    return raw
+
+
+def _field_name(loc: tuple, raw: dict) -> str:
+    """('claims', 2, 'tolerance') -> 'claims[2] (cnn_test_acc).tolerance'."""
+    name, node = "", raw
+    for part in loc:
+        if isinstance(part, int):
+            name += f"[{part}]"
+            node = node[part] if isinstance(node, list) and part < len(node) else None
+            if isinstance(node, dict) and isinstance(node.get("id"), str):
+                name += f" ({node['id']})"
+        elif part in ("function-after[_exactly_one(), Tolerance]",):
+            continue
+        else:
+            name += f".{part}" if name else str(part)
+            node = node.get(part) if isinstance(node, dict) else None
+    return name or "(top level)"
+
+
+def _reason(err: dict) -> str:
+    if err["type"] == "extra_forbidden":
+        return "unknown field (check the spelling; `repro schema` lists the fields)"
+    if err["type"] == "missing":
+        return "required field is missing"
+    message = err["msg"].removeprefix("Value error, ")
+    if "input" in err and err["type"] not in ("value_error",) and not isinstance(err["input"], (dict, list)):
+        message += f" (got {err['input']!r})"
+    return message
+
+
+def _cross_checks(raw: dict, folder_name: str) -> list[tuple[str, str]]:
+    """Problems that span sections, found on the raw YAML (each check skips malformed parts)."""
+    problems = []
+    if isinstance(raw.get("id"), str) and raw["id"] != folder_name:
+        problems.append(("id", f"{raw['id']!r} differs from the folder name {folder_name!r}; they must match"))
+    config = raw.get("config") if isinstance(raw.get("config"), dict) else None
+    claims = raw.get("claims") if isinstance(raw.get("claims"), list) else []
+    claim_ids = [c.get("id") for c in claims if isinstance(c, dict)]
+
+    seen = set()
+    for index, claim in enumerate(claims):
+        if not isinstance(claim, dict):
+            continue
+        label = f"claims[{index}]" + (f" ({claim['id']})" if isinstance(claim.get("id"), str) else "")
+        if claim.get("id") in seen:
+            problems.append((f"{label}.id", "duplicate claim id; each claim needs its own"))
+        seen.add(claim.get("id"))
+        setting = claim.get("setting")
+        if config is not None and isinstance(setting, dict):
+            for key in setting:
+                if key not in config:
+                    problems.append((f"{label}.setting.{key}", f"not a config key (known: {', '.join(config)})"))
+
+    profiles = raw.get("profiles") if isinstance(raw.get("profiles"), dict) else {}
+    for name, profile in profiles.items():
+        if not isinstance(profile, dict):
+            continue
+        if config is not None and isinstance(profile.get("config"), dict):
+            for key in profile["config"]:
+                if key not in config:
+                    problems.append((f"profiles.{name}.config.{key}", f"not a config key (known: {', '.join(config)})"))
+        if isinstance(profile.get("claims"), list):
+            for claim_id in profile["claims"]:
+                if claim_id not in claim_ids:
+                    problems.append((f"profiles.{name}.claims", f"{claim_id!r} is not a claim id of this paper"))
+    return problems

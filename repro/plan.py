@@ -1,0 +1,187 @@
+"""Planning: claims x seeds -> RunSpecs, one per (setting, seed).
+
+Config of one run = the manifest's defaults <- the profile's overrides <- the claim's
+setting <- the user's --set values. Claims that share a setting share its runs.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from repro.errors import UsageError
+from repro.manifest import Claim, ConfigValue, Paper
+
+
+@dataclass
+class RunSpec:
+    """Everything a worker needs to run once; saved as spec.json beside the record."""
+
+    run_id: str
+    batch_id: str  # shared by the runs of one `repro run`
+    paper: str
+    impl: str
+    impl_path: str
+    profile: str
+    setting: dict[str, ConfigValue]
+    setting_label: str
+    seed: int
+    config: dict[str, ConfigValue]
+    device: str  # cpu | cuda | auto
+    threads: int
+    timeout_s: float | None
+    reference_commit: str
+    overrides: dict[str, ConfigValue] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> RunSpec:
+        return cls(**data)
+
+
+def resolve_impl(paper: Paper, impl: str) -> tuple[str, Path]:
+    """An implementation by name (reimpl, reference, a student's) or by path to a .py file."""
+    available = paper.implementations()
+    if impl in available:
+        return impl, available[impl]
+    path = Path(impl).expanduser()
+    if path.suffix == ".py":
+        if not path.is_file():
+            raise UsageError(f"--impl {impl}: no such file")
+        return path.stem, path.resolve()
+    names = ", ".join(available) or "none"
+    raise UsageError(f"{paper.id} has no implementation {impl!r} (available: {names}, or a path to a .py file)")
+
+
+def parse_seeds(text: str) -> list[int]:
+    """'3' -> [0, 1, 2]; '0,1,2' or '5' with a comma ('5,') -> exactly those seeds."""
+    try:
+        if "," in text:
+            seeds = [int(part) for part in text.split(",") if part.strip()]
+        else:
+            seeds = list(range(int(text)))
+    except ValueError:
+        raise UsageError(f"--seeds {text!r}: give a count (3) or a comma-separated list (0,1,2)") from None
+    if not seeds or any(seed < 0 for seed in seeds) or len(set(seeds)) != len(seeds):
+        raise UsageError(f"--seeds {text!r}: need at least one seed, all distinct and non-negative")
+    return seeds
+
+
+def parse_overrides(pairs: list[str], paper: Paper) -> dict[str, ConfigValue]:
+    """--set key=value pairs, typed like the manifest's defaults."""
+    import yaml
+
+    setting_keys = {key for claim in paper.claims for key in claim.setting}
+    overrides: dict[str, ConfigValue] = {}
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise UsageError(f"--set {pair!r}: expected key=value")
+        if key not in paper.config:
+            raise UsageError(f"--set {key}: not a config key of {paper.id} (known: {', '.join(paper.config)})")
+        if key in setting_keys:
+            raise UsageError(f"--set {key}: each claim sets {key} itself; choose claims with --claims instead")
+        try:
+            value = yaml.safe_load(text) if text.strip() else ""
+        except yaml.YAMLError:
+            value = text
+        overrides[key] = _typed_like(key, value, paper.config[key])
+    return overrides
+
+
+def _typed_like(key: str, value: object, default: ConfigValue) -> ConfigValue:
+    if default is None or value is None:
+        return value
+    if isinstance(default, bool):
+        if isinstance(value, bool):
+            return value
+    elif isinstance(default, int):
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif isinstance(default, float):
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+    elif isinstance(default, str):
+        return str(value)
+    raise UsageError(f"--set {key}={value!r}: expected a {type(default).__name__} like the default {default!r}")
+
+
+def select_claims(paper: Paper, profile_name: str, claim_ids: list[str] | None) -> list[Claim]:
+    """The claims a run covers: --claims if given, else the profile's list, else all."""
+    wanted = claim_ids or paper.profiles[profile_name].claims
+    if not wanted:
+        return list(paper.claims)
+    known = [claim.id for claim in paper.claims]
+    unknown = [claim_id for claim_id in wanted if claim_id not in known]
+    if unknown:
+        raise UsageError(f"--claims: {', '.join(unknown)} not a claim of {paper.id} (claims: {', '.join(known)})")
+    return [paper.claim(claim_id) for claim_id in wanted]
+
+
+def plan_runs(
+    paper: Paper,
+    *,
+    impl: str = "reimpl",
+    profile: str = "quick",
+    seeds: list[int] | None = None,
+    overrides: dict[str, ConfigValue] | None = None,
+    claim_ids: list[str] | None = None,
+    device: str = "auto",
+    jobs: int = 1,
+    timeout_s: float | None = None,
+) -> list[RunSpec]:
+    """One RunSpec per distinct claim setting and seed, in claim order."""
+    if profile not in paper.profiles:
+        raise UsageError(f"{paper.id} has no profile {profile!r} (profiles: {', '.join(paper.profiles)})")
+    if device not in ("cpu", "cuda", "auto"):
+        raise UsageError(f"--device {device!r}: choose cpu, cuda or auto")
+    if jobs < 1:
+        raise UsageError("--jobs must be at least 1")
+    if timeout_s is not None and timeout_s <= 0:
+        raise UsageError("--timeout must be a positive number of seconds")
+    impl_name, impl_path = resolve_impl(paper, impl)
+    chosen = paper.profiles[profile]
+    seeds = seeds if seeds is not None else chosen.seed_list()
+    overrides = overrides or {}
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    batch_id = time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(2)
+
+    settings: dict[str, dict] = {}
+    for claim in select_claims(paper, profile, claim_ids):
+        settings.setdefault(claim.setting_label, claim.setting)
+
+    specs = []
+    for label, setting in settings.items():
+        config = {**paper.config, **chosen.config, **setting, **overrides}
+        for seed in seeds:
+            specs.append(
+                RunSpec(
+                    run_id=f"{batch_id}-{paper.id}-{impl_name}-{_slug(label)}-s{seed}",
+                    batch_id=batch_id,
+                    paper=paper.id,
+                    impl=impl_name,
+                    impl_path=str(impl_path),
+                    profile=profile,
+                    setting=dict(setting),
+                    setting_label=label,
+                    seed=seed,
+                    config=config,
+                    device=device,
+                    threads=threads,
+                    timeout_s=timeout_s,
+                    reference_commit=paper.reference.commit,
+                    overrides=dict(overrides),
+                )
+            )
+    return specs
+
+
+def _slug(label: str) -> str:
+    keep = [c if c.isalnum() else "-" for c in label.replace("model=", "")]
+    return "".join(keep).strip("-")[:40] or "default"

@@ -1,0 +1,154 @@
+"""Run records on disk: one folder per run under <home>/runs/<run_id>/.
+
+    spec.json         the RunSpec the worker ran (written before it starts)
+    run.json          the record: status, metrics, curves, durations, environment
+    events.jsonl      what the worker logged, one JSON object a line, as it happened
+    environment.json  the worker's environment fingerprint (written when it starts)
+    result.json       the worker's final metrics (written only when run() returned)
+    error.json        the exception that ended a crashed run
+    log.txt           the worker's stdout and stderr
+
+Every JSON file is written atomically (temp file + rename), so a reader never sees half of
+one. run.json is written with status "running" before the worker starts and rewritten when
+it ends; a record still "running" whose worker pid is gone says the harness itself died.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from repro.errors import UsageError
+
+TERMINAL_STATUSES = ("ok", "crashed", "timeout", "killed", "interrupted")
+
+
+def home() -> Path:
+    """The root of repro's caches and records: $REPRO_HOME, else ~/.cache/repro."""
+    override = os.environ.get("REPRO_HOME")
+    if override:
+        return Path(override).expanduser().resolve()
+    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(cache) / "repro"
+
+
+def runs_dir() -> Path:
+    return home() / "runs"
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Write JSON to a temp file in the same folder, fsync, then rename over `path`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(data, f, indent=2, sort_keys=False, default=str)
+            f.write("\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def read_json(path: Path) -> Any | None:
+    """The JSON in `path`, or None when it does not exist (or is not valid JSON)."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def read_events(path: Path) -> list[dict]:
+    """Every complete event line; a last line cut short by a kill is skipped."""
+    events = []
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return events
+    for line in lines:
+        try:
+            events.append(json.loads(line))
+        except ValueError:
+            continue
+    return events
+
+
+def curves_from_events(events: list[dict]) -> dict[str, list[list[float]]]:
+    """{metric: [[step, value], ...]} from the worker's log events."""
+    curves: dict[str, list[list[float]]] = {}
+    for event in events:
+        if event.get("event") == "log":
+            for name, value in event["metrics"].items():
+                curves.setdefault(name, []).append([event["step"], value])
+    return curves
+
+
+def log_tail(path: Path, lines: int = 20) -> str:
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            f.seek(max(0, f.tell() - 16384))
+            text = f.read().decode("utf-8", errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def save_record(record: dict) -> None:
+    write_json_atomic(runs_dir() / record["run_id"] / "run.json", record)
+
+
+def load_record(run_id: str) -> dict:
+    """The record of `run_id`, or of the one run whose id starts with it."""
+    root = runs_dir()
+    exact = root / run_id / "run.json"
+    if exact.is_file():
+        return _with_liveness(read_json(exact))
+    matches = sorted(p.name for p in root.glob(f"{glob_escape(run_id)}*") if (p / "run.json").is_file())
+    if len(matches) == 1:
+        return _with_liveness(read_json(root / matches[0] / "run.json"))
+    if not matches:
+        raise UsageError(f"no run {run_id!r} under {root}; `repro runs` lists the recorded runs")
+    raise UsageError(f"{run_id!r} matches {len(matches)} runs ({', '.join(matches[:3])}, ...); give more of the id")
+
+
+def list_records(paper: str | None = None) -> list[dict]:
+    """Every readable record, oldest first, optionally of one paper."""
+    root = runs_dir()
+    if not root.is_dir():
+        return []
+    records = []
+    for path in sorted(root.glob("*/run.json")):
+        record = read_json(path)
+        if record and (paper is None or record["spec"]["paper"] == paper):
+            records.append(_with_liveness(record))
+    records.sort(key=lambda r: r.get("started") or "")
+    return records
+
+
+def glob_escape(text: str) -> str:
+    return "".join(f"[{c}]" if c in "*?[" else c for c in text)
+
+
+def _with_liveness(record: dict) -> dict:
+    """A 'running' record whose worker is gone was orphaned: the harness died under it."""
+    if record.get("status") == "running":
+        pid = record.get("worker_pid")
+        if pid is None or not _pid_alive(pid):
+            record = {**record, "status": "lost", "error": "the harness stopped before this run finished"}
+    return record
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

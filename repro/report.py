@@ -1,0 +1,239 @@
+"""Text and JSON renderings of papers, plans, runs and verdicts (tabulate for tables)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from tabulate import tabulate
+
+from repro.compare import ClaimResult
+from repro.manifest import Paper
+from repro.plan import RunSpec
+
+
+def to_json(data: Any) -> str:
+    return json.dumps(data, indent=2, default=str)
+
+
+# ------------------------------------------------------------------------ catalog
+
+
+def paper_summary(paper: Paper) -> dict:
+    return {
+        "id": paper.id,
+        "title": paper.title,
+        "year": paper.year,
+        "claims": len(paper.claims),
+        "implementations": list(paper.implementations()),
+    }
+
+
+def catalog_table(summaries: list[dict], broken: list[str]) -> str:
+    rows = [[s["id"], s["title"], s["year"], s["claims"], ", ".join(s["implementations"])] for s in summaries]
+    text = tabulate(rows, headers=["id", "title", "year", "claims", "implementations"]) if rows else "no papers"
+    for problem in broken:
+        text += f"\n(broken manifest: {problem}; `repro show` on it lists every problem)"
+    return text
+
+
+def paper_details(paper: Paper) -> str:
+    lines = [
+        f"{paper.title}",
+        f"  {', '.join(paper.authors)} — {paper.venue} ({paper.year})" + (f", arXiv:{paper.arxiv}" if paper.arxiv else ""),
+        f"  reference: {paper.reference.repo} @ {paper.reference.commit}",
+        f"  folder:    {paper.folder}",
+        f"  implementations: {', '.join(paper.implementations()) or 'none'}",
+        "",
+        "Claims",
+        tabulate(
+            [
+                [c.id, c.setting_label, c.metric, f"{c.reported:g}", c.direction, c.tolerance.describe(), c.source]
+                for c in paper.claims
+            ],
+            headers=["claim", "setting", "metric", "reported", "better", "tolerance", "where in the paper"],
+        ),
+        "",
+        "Profiles",
+        tabulate(
+            [
+                [
+                    name,
+                    ", ".join(f"{k}={v}" for k, v in p.config.items()) or "(defaults)",
+                    ",".join(map(str, p.seed_list())),
+                    f"~{p.expected_seconds:g} s",
+                    "yes" if p.paper_protocol else "no",
+                    p.description,
+                ]
+                for name, p in paper.profiles.items()
+            ],
+            headers=["profile", "config", "seeds", "time (2 cores)", "paper's protocol", "description"],
+            maxcolwidths=[None, 30, None, None, None, 50],
+        ),
+        "",
+        "Config defaults: " + ", ".join(f"{k}={v}" for k, v in paper.config.items()),
+    ]
+    return "\n".join(lines)
+
+
+def paper_json(paper: Paper) -> dict:
+    return {**paper.model_dump(mode="json"), "folder": str(paper.folder), "implementations": {
+        name: str(path) for name, path in paper.implementations().items()
+    }}
+
+
+# ------------------------------------------------------------------------- plans
+
+
+def plan_table(paper: Paper, specs: list[RunSpec]) -> str:
+    profile = paper.profiles[specs[0].profile]
+    rows = [
+        [i, s.setting_label, s.seed, s.impl, s.device, s.threads, _config_changes(paper, s)]
+        for i, s in enumerate(specs, start=1)
+    ]
+    head = (
+        f"plan: {paper.id}, implementation {specs[0].impl}, profile {specs[0].profile}: "
+        f"{len(specs)} runs (expected ~{profile.expected_seconds:g} s on 2 cores)"
+    )
+    table = tabulate(rows, headers=["#", "setting", "seed", "impl", "device", "threads", "config vs defaults"])
+    return f"{head}\n{table}\n(dry run: nothing was run)"
+
+
+def _config_changes(paper: Paper, spec: RunSpec) -> str:
+    changed = {k: v for k, v in spec.config.items() if paper.config.get(k) != v and k not in spec.setting}
+    return ", ".join(f"{k}={v}" for k, v in changed.items()) or "-"
+
+
+# ---------------------------------------------------------------------- verdicts
+
+
+def _measured(result: ClaimResult) -> str:
+    s = result.stats
+    if s is None:
+        return "-"
+    if s.sd is None:
+        return f"{s.mean:.2f} (n=1)"
+    return f"{s.mean:.2f} ± {s.sd:.2f} (n={s.n})"
+
+
+def verdict_table(outcome) -> str:
+    paper, profile = outcome.paper, outcome.paper.profiles[outcome.profile]
+    rows = [
+        [
+            c.claim_id,
+            c.source,
+            f"{c.reported:g}" + (f" ± {c.reported_sd:g}" if c.reported_sd is not None else ""),
+            _measured(c),
+            f"{c.delta:+.2f}" if c.delta is not None else "-",
+            c.tolerance,
+            c.verdict,
+        ]
+        for c in outcome.claims
+    ]
+    lines = [
+        f"{paper.title} ({paper.id}) — implementation {outcome.impl}, profile {outcome.profile}",
+        tabulate(
+            rows,
+            headers=["claim", "where in the paper", "reported", "measured", "delta", "tolerance", "verdict"],
+            disable_numparse=True,
+            maxcolwidths=[None, 32, None, None, None, None, None],
+        ),
+    ]
+    if not profile.paper_protocol:
+        lines.append(
+            f"note: profile '{outcome.profile}' is not the paper's protocol ({profile.description.strip()}) "
+            "It cannot confirm the paper's numbers: run --profile full for that."
+        )
+    if any(c.stats is not None and c.stats.n == 1 for c in outcome.claims):
+        lines.append("note: n=1 has no confidence interval; BETTER/WORSE with one seed may be seed noise.")
+    if any(c.verdict == "INCONCLUSIVE" for c in outcome.claims):
+        lines.append("note: INCONCLUSIVE means the 95% interval still reaches the tolerance band: run more seeds.")
+    failed = [r for r in outcome.records if r["status"] != "ok"]
+    for record in failed:
+        spec = record["spec"]
+        lines.append(
+            f"run {record['run_id']} ({spec['setting_label']}, seed {spec['seed']}) {record['status']}: "
+            f"{record['error']}\n  full log: {record['log_path']}"
+        )
+    return "\n".join(lines)
+
+
+def outcome_json(outcome) -> dict:
+    return {
+        "paper": outcome.paper.id,
+        "title": outcome.paper.title,
+        "impl": outcome.impl,
+        "profile": outcome.profile,
+        "paper_protocol": outcome.paper.profiles[outcome.profile].paper_protocol,
+        "exit_code": outcome.exit_code,
+        "claims": [c.to_dict() for c in outcome.claims],
+        "runs": [_run_summary(r) for r in outcome.records],
+    }
+
+
+# -------------------------------------------------------------------------- runs
+
+
+def _run_summary(record: dict) -> dict:
+    spec = record["spec"]
+    return {
+        "run_id": record["run_id"],
+        "paper": spec["paper"],
+        "impl": spec["impl"],
+        "profile": spec["profile"],
+        "setting": spec["setting_label"],
+        "seed": spec["seed"],
+        "status": record["status"],
+        "metrics": record["metrics"],
+        "duration_s": record["duration_s"],
+        "started": record["started"],
+        "error": record["error"],
+        "log_path": record["log_path"],
+    }
+
+
+def runs_table(records: list[dict]) -> str:
+    if not records:
+        return "no recorded runs"
+    rows = [
+        [
+            r["run_id"],
+            r["spec"]["impl"],
+            r["spec"]["profile"],
+            r["spec"]["setting_label"],
+            r["spec"]["seed"],
+            r["status"],
+            "  ".join(f"{k}={v:.4g}" for k, v in r["metrics"].items()) or (r.get("error") or "")[:40],
+            f"{r['duration_s']:.1f}" if r.get("duration_s") is not None else "-",
+        ]
+        for r in records
+    ]
+    return tabulate(rows, headers=["run", "impl", "profile", "setting", "seed", "status", "metrics", "seconds"])
+
+
+def runs_json(records: list[dict]) -> list[dict]:
+    return [_run_summary(r) for r in records]
+
+
+def record_text(record: dict) -> str:
+    spec, env = record["spec"], record.get("environment") or {}
+    lines = [
+        f"run {record['run_id']}",
+        f"  status:   {record['status']}" + (f" — {record['error']}" if record.get("error") else ""),
+        f"  paper:    {spec['paper']}  impl: {spec['impl']} ({spec['impl_path']})",
+        f"  profile:  {spec['profile']}  setting: {spec['setting_label']}  seed: {spec['seed']}",
+        f"  config:   " + ", ".join(f"{k}={v}" for k, v in spec["config"].items()),
+        f"  started:  {record['started']}  duration: {record.get('duration_s')} s",
+        f"  metrics:  " + (", ".join(f"{k}={v:.6g}" for k, v in record["metrics"].items()) or "-"),
+        f"  curves:   " + (", ".join(f"{k} ({len(v)} points)" for k, v in record.get("curves", {}).items()) or "-"),
+        f"  device:   {env.get('device', '?')}  threads: {env.get('torch_threads', '?')}",
+        f"  env:      python {env.get('python', '?')}, torch {env.get('torch', '?')}, "
+        f"cuda {env.get('cuda')}, gpus {env.get('gpus') or '-'}, cpu {env.get('cpu', '?')}",
+        f"  repro:    {env.get('repro', '?')} git {((env.get('repro_git') or {}).get('sha') or '?')[:12]}"
+        + (" (dirty)" if (env.get("repro_git") or {}).get("dirty") else ""),
+        f"  reference commit: {spec['reference_commit']}",
+        f"  log:      {record['log_path']}",
+    ]
+    if record.get("log_tail"):
+        lines += ["  log tail:", *("    " + line for line in record["log_tail"].splitlines())]
+    return "\n".join(lines)

@@ -1,0 +1,54 @@
+"""`repro run` as a library call: load, plan, execute, compare.
+
+    from repro.run import reproduce
+    outcome = reproduce("mnist1d", profile="quick")
+    outcome.exit_code, outcome.claims, outcome.records
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from repro.compare import ClaimResult, compare_claims, exit_code
+from repro.execute import execute
+from repro.manifest import ConfigValue, Paper, load_paper
+from repro.plan import RunSpec, plan_runs, select_claims
+from repro.progress import Progress
+
+
+@dataclass
+class Outcome:
+    paper: Paper
+    profile: str
+    impl: str
+    specs: list[RunSpec]
+    records: list[dict]
+    claims: list[ClaimResult]
+    exit_code: int
+
+
+def reproduce(
+    paper_id: str,
+    *,
+    impl: str = "reimpl",
+    profile: str = "quick",
+    seeds: list[int] | None = None,
+    overrides: dict[str, ConfigValue] | None = None,
+    claim_ids: list[str] | None = None,
+    device: str = "auto",
+    jobs: int = 1,
+    timeout_s: float | None = None,
+    show_progress: bool = False,
+) -> Outcome:
+    """Run the planned runs of one paper and compare them with its claims.
+
+    Raises repro.execute.Interrupted on Ctrl-C, after recording the stopped runs.
+    """
+    paper = load_paper(paper_id)
+    specs = plan_runs(
+        paper, impl=impl, profile=profile, seeds=seeds, overrides=overrides,
+        claim_ids=claim_ids, device=device, jobs=jobs, timeout_s=timeout_s,
+    )
+    records = execute(specs, jobs=jobs, progress=Progress(len(specs), enabled=show_progress))
+    claims = compare_claims(select_claims(paper, profile, claim_ids), records)
+    return Outcome(paper, profile, specs[0].impl, specs, records, claims, exit_code(claims, records))

@@ -1,0 +1,115 @@
+"""The worker: `python -m repro.worker RUN_DIR` runs one RunSpec in its own process.
+
+It seeds python, numpy and torch, fixes torch's thread count and deterministic mode,
+writes the environment fingerprint, imports the implementation from its file, calls
+run(cfg, ctx) and writes result.json atomically. Anything it prints goes to the run's
+log (the parent points stdout and stderr there). A crash writes error.json and exits 1;
+a kill leaves neither result.json nor error.json, and the parent records what happened.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import random
+import sys
+import time
+import traceback
+from pathlib import Path
+
+from repro.context import RunContext, check_metrics
+from repro.plan import RunSpec
+from repro.records import home, read_json, write_json_atomic
+
+
+def seed_everything(seed: int) -> None:
+    import numpy as np
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)  # also seeds every CUDA device
+
+
+def resolve_device(device: str) -> str:
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("--device cuda was asked for, but torch sees no CUDA device here")
+    return device
+
+
+def load_implementation(path: Path, name: str):
+    """Import an implementation module from its file, without touching sys.path for good."""
+    spec = importlib.util.spec_from_file_location(f"repro_impl_{name}", path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot import {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.path.insert(0, str(path.parent))  # lets the module import its neighbours
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(path.parent))
+    if not callable(getattr(module, "run", None)):
+        raise AttributeError(f"{path} has no function run(cfg, ctx)")
+    return module
+
+
+def work(run_dir: Path) -> None:
+    """Run the spec in run_dir; raises whatever the implementation raises."""
+    spec = RunSpec.from_dict(read_json(run_dir / "spec.json"))
+    os.environ.setdefault("MPLBACKEND", "Agg")  # implementations that plot must not need a screen
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # deterministic cuBLAS
+
+    import torch
+
+    from repro.environment import fingerprint
+
+    torch.set_num_threads(spec.threads)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    device = resolve_device(spec.device)
+    write_json_atomic(run_dir / "environment.json", {"device": device, **fingerprint(spec.reference_commit)})
+
+    module = load_implementation(Path(spec.impl_path), spec.impl)
+    seed_everything(spec.seed)
+    cache_dir = home() / "cache" / spec.paper
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    work_dir = run_dir / "work"
+    work_dir.mkdir(exist_ok=True)
+
+    started = time.time()
+    with open(run_dir / "events.jsonl", "a", encoding="utf-8") as events:
+        ctx = RunContext(
+            seed=spec.seed,
+            device=device,
+            work_dir=work_dir,
+            cache_dir=cache_dir,
+            threads=spec.threads,
+            _events=events,
+        )
+        metrics = check_metrics(module.run(dict(spec.config), ctx))
+    write_json_atomic(run_dir / "result.json", {"metrics": metrics, "train_seconds": time.time() - started})
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 1:
+        print("usage: python -m repro.worker RUN_DIR", file=sys.stderr)
+        return 2
+    run_dir = Path(argv[0])
+    try:
+        work(run_dir)
+    except BaseException as exc:  # noqa: BLE001 - every failure must leave error.json
+        traceback.print_exc()
+        sys.stderr.flush()
+        write_json_atomic(
+            run_dir / "error.json", {"type": type(exc).__name__, "message": str(exc)[:2000]}
+        )
+        return 130 if isinstance(exc, KeyboardInterrupt) else 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
