@@ -91,13 +91,16 @@ def cmd_list(args) -> int:
     from repro import report
     from repro.manifest import load_paper, paper_ids
 
-    summaries, broken = [], []
+    summaries, broken = [], 0
     for paper_id in paper_ids():
         try:
             summaries.append(report.paper_summary(load_paper(paper_id)))
         except ManifestError as exc:
-            broken.append(f"{paper_id}: {len(exc.problems)} problem(s)")
-    print(report.to_json(summaries) if args.json else report.catalog_table(summaries, broken))
+            broken += 1
+            print(f"error: {paper_id}: {len(exc.problems)} problem(s) in its manifest:", file=sys.stderr)
+            for problem in exc.problems:
+                print(f"  {problem}", file=sys.stderr)
+    print(report.to_json(summaries) if args.json else report.catalog_table(summaries))
     return 2 if broken else 0
 
 

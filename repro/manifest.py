@@ -13,7 +13,16 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    StrictInt,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from repro.errors import ManifestError, UsageError
 
@@ -27,19 +36,25 @@ ConfigValue = bool | int | float | str | None
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Reference(_Strict):
     """The authors' code, pinned: the repository URL and the full commit SHA reproduced."""
 
-    repo: str = Field(description="https, ssh or scp-style git URL of the authors' repository")
-    commit: str = Field(description="full 40-hex commit SHA (never a branch or tag: they move)")
+    repo: str = Field(
+        description="https, ssh or scp-style git URL of the authors' repository",
+        json_schema_extra={"pattern": REPO_URL_RE.pattern},
+    )
+    commit: str = Field(
+        description="full 40-hex commit SHA (never a branch or tag: they move)",
+        json_schema_extra={"pattern": SHA_RE.pattern},
+    )
 
     @field_validator("repo")
     @classmethod
     def _repo_url(cls, value: str) -> str:
-        if not REPO_URL_RE.match(value) or value.startswith("-"):
+        if not REPO_URL_RE.fullmatch(value) or value.startswith("-"):
             raise ValueError(
                 f"{value!r} is not an https, ssh or scp-style git URL "
                 "(e.g. https://github.com/owner/name); file:// and ext:: URLs are refused"
@@ -49,7 +64,7 @@ class Reference(_Strict):
     @field_validator("commit")
     @classmethod
     def _full_sha(cls, value: str) -> str:
-        if not SHA_RE.match(value):
+        if not SHA_RE.fullmatch(value):
             raise ValueError(
                 f"{value!r} is not a full 40-hex commit SHA (branches move; pin the commit "
                 "you reproduced, e.g. `git rev-parse master` in the repo)"
@@ -87,7 +102,7 @@ class Claim(_Strict):
     )
     reported: float = Field(description="the value the paper reports")
     reported_sd: float | None = Field(None, ge=0, description="the spread the paper reports, if any")
-    reported_n: int | None = Field(None, ge=1, description="the number of seeds behind it, if given")
+    reported_n: StrictInt | None = Field(None, ge=1, description="the number of seeds behind it, if given")
     direction: Literal["higher", "lower"] = Field(description="which way is better")
     tolerance: Tolerance
     source: str = Field(min_length=3, description="where the paper reports it: 'Table 1', 'Abstract', ...")
@@ -96,7 +111,7 @@ class Claim(_Strict):
     @field_validator("id", "metric")
     @classmethod
     def _name(cls, value: str) -> str:
-        if not NAME_RE.match(value):
+        if not NAME_RE.fullmatch(value):
             raise ValueError(f"{value!r} must be lower-case letters, digits and underscores, starting with a letter")
         return value
 
@@ -110,8 +125,8 @@ class Profile(_Strict):
 
     description: str = ""
     config: dict[str, ConfigValue] = Field(default_factory=dict, description="overrides of the config defaults")
-    seeds: list[int] | int = Field(description="a list of seeds, or a count n meaning seeds 0..n-1")
-    claims: list[str] | None = Field(None, description="claim ids this profile runs (default: all)")
+    seeds: list[StrictInt] | StrictInt = Field(description="a list of seeds, or a count n meaning seeds 0..n-1")
+    claims: list[str] | None = Field(None, min_length=1, description="claim ids this profile runs (default: all)")
     expected_seconds: float = Field(gt=0, description="wall time on 2 CPU cores, measured")
     paper_protocol: bool = Field(description="true when this profile is the paper's own protocol")
 
@@ -137,9 +152,11 @@ class PaperManifest(_Strict):
     id: str = Field(description="equals the paper's folder name")
     title: str = Field(min_length=1)
     authors: list[str] = Field(min_length=1)
-    year: int = Field(ge=1950, le=2100)
+    year: StrictInt = Field(ge=1950, le=2100)
     venue: str = Field(min_length=1)
-    arxiv: str | None = Field(None, description="arXiv identifier, e.g. 2011.14439")
+    arxiv: str | None = Field(
+        None, description="arXiv identifier, e.g. 2011.14439", json_schema_extra={"pattern": ARXIV_RE.pattern}
+    )
     reference: Reference
     requirements: list[str] = Field(default_factory=list, description="pip requirements of the implementations")
     config: dict[str, ConfigValue] = Field(description="config defaults; every key a run can take")
@@ -149,14 +166,23 @@ class PaperManifest(_Strict):
     @field_validator("id")
     @classmethod
     def _id(cls, value: str) -> str:
-        if not NAME_RE.match(value):
+        if not NAME_RE.fullmatch(value):
             raise ValueError(f"{value!r} must be lower-case letters, digits and underscores, starting with a letter")
+        return value
+
+    @field_validator("arxiv", mode="before")
+    @classmethod
+    def _arxiv_is_text(cls, value: object) -> object:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            raise ValueError(
+                f"must be a valid string in quotes: YAML read {value!r} as a number; write arxiv: \"{value}\""
+            )
         return value
 
     @field_validator("arxiv")
     @classmethod
     def _arxiv(cls, value: str | None) -> str | None:
-        if value is not None and not ARXIV_RE.match(value):
+        if value is not None and not ARXIV_RE.fullmatch(value):
             raise ValueError(f"{value!r} is not an arXiv identifier like 2011.14439 (quote it in YAML)")
         return value
 
@@ -218,7 +244,7 @@ def paper_ids() -> list[str]:
 def load_paper(paper_id: str) -> Paper:
     """Load and validate papers/<paper_id>/paper.yaml; raise ManifestError with every problem."""
     folder = papers_dir() / paper_id
-    if not NAME_RE.match(paper_id) or not (folder / MANIFEST_NAME).is_file():
+    if paper_id not in paper_ids():  # also refuses ids that are paths
         known = ", ".join(paper_ids()) or "none"
         raise UsageError(f"unknown paper {paper_id!r} in {papers_dir()} (known: {known}); see `repro list`")
     return load_manifest(folder / MANIFEST_NAME)
@@ -233,8 +259,11 @@ def load_manifest(path: Path) -> Paper:
         paper = Paper.model_validate(raw)
     except ValidationError as exc:
         paper = None
-        problems += [f"{path}: {_field_name(err['loc'], raw)}: {_reason(err)}" for err in exc.errors()]
+        problems += [f"{path}: {field}: {reason}" for field, reason in _pydantic_problems(exc, raw)]
     problems += [f"{path}: {field}: {reason}" for field, reason in _cross_checks(raw, path.parent.name)]
+    if not NAME_RE.fullmatch(path.parent.name):
+        problems.append(f"{path}: (folder): {path.parent.name!r} is not a valid paper id; rename the folder "
+                        "to lower-case letters, digits and underscores")
     if problems:
         raise ManifestError(problems)
     paper._folder = path.parent.resolve()
@@ -262,6 +291,12 @@ def _read_yaml(path: Path) -> dict:
             seen = set()
             for key_node, _ in node.value:
                 key = self.construct_object(key_node, deep=deep)
+                try:
+                    hash(key)
+                except TypeError:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, "a mapping key must be a plain value, not a list or mapping", key_node.start_mark
+                    ) from None
                 if key in seen:
                     raise yaml.constructor.ConstructorError(
                         None, None, f"duplicate key {key!r}", key_node.start_mark
@@ -272,34 +307,68 @@ def _read_yaml(path: Path) -> dict:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise ManifestError([f"{path}: cannot read: {exc.strerror}"]) from None
+        raise ManifestError([f"{path}: (file): cannot read: {exc.strerror}"]) from None
+    except UnicodeDecodeError as exc:
+        raise ManifestError(
+            [f"{path}: (file): not UTF-8 text ({exc.reason} at byte {exc.start}); save the file as UTF-8"]
+        ) from None
     try:
         raw = yaml.load(text, Loader=UniqueKeyLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "YAML"
         problem = getattr(exc, "problem", None) or str(exc)
+        context, context_mark = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+        if context and context_mark and context_mark.line != getattr(mark, "line", None):
+            problem += f" ({context} at line {context_mark.line + 1})"
         raise ManifestError([f"{path}: {where}: {problem}"]) from None
+    if raw is None:
+        raise ManifestError([f"{path}: (top level): the file is empty; start from papers/mnist1d/paper.yaml"])
     if not isinstance(raw, dict):
         raise ManifestError([f"{path}: (top level): expected a mapping of fields, got {type(raw).__name__}"])
     return raw
 
 
-def _field_name(loc: tuple, raw: dict) -> str:
-    """('claims', 2, 'tolerance') -> 'claims[2] (cnn_test_acc).tolerance'."""
-    name, node = "", raw
+_UNION_MEMBERS = {"list[int]": "a list of integers", "int": "an integer", "bool": "true or false",
+                  "float": "a number", "str": "a string", "none": "null"}
+
+
+def _pydantic_problems(exc: ValidationError, raw: dict) -> list[tuple[str, str]]:
+    """(field, reason) per problem; a value that fits no member of a union is one problem."""
+    by_field: dict[str, list[tuple[str | None, dict]]] = {}
+    for err in exc.errors():
+        name, member = _field_name(err["loc"], raw)
+        by_field.setdefault(name, []).append((member, err))
+    problems = []
+    for name, errors in by_field.items():
+        members = [m for m, _ in errors if m]
+        if len(errors) > 1 and len(members) == len(errors):
+            expected = " or ".join(_UNION_MEMBERS.get(m, m) for m in members)
+            problems.append((name, f"expected {expected} (got {_short(errors[0][1]['input'])})"))
+        else:
+            problems += [(name, _reason(err)) for _, err in errors]
+    return problems
+
+
+def _field_name(loc: tuple, raw: dict) -> tuple[str, str | None]:
+    """('claims', 2, 'tolerance') -> 'claims[2] (cnn_test_acc).tolerance'.
+
+    Pydantic adds the member's name ('list[int]', 'int', ...) to the location of a value
+    that fails a union; that part is not a field: it is returned apart.
+    """
+    name, node, member = "", raw, None
     for part in loc:
         if isinstance(part, int):
             name += f"[{part}]"
             node = node[part] if isinstance(node, list) and part < len(node) else None
             if isinstance(node, dict) and isinstance(node.get("id"), str):
                 name += f" ({node['id']})"
-        elif part in ("function-after[_exactly_one(), Tolerance]",):
-            continue
+        elif not isinstance(node, dict) and name:
+            member = part  # inside a leaf value: a union member's name
         else:
             name += f".{part}" if name else str(part)
             node = node.get(part) if isinstance(node, dict) else None
-    return name or "(top level)"
+    return name or "(top level)", member
 
 
 def _reason(err: dict) -> str:
@@ -308,9 +377,14 @@ def _reason(err: dict) -> str:
     if err["type"] == "missing":
         return "required field is missing"
     message = err["msg"].removeprefix("Value error, ")
-    if "input" in err and err["type"] not in ("value_error",) and not isinstance(err["input"], (dict, list)):
-        message += f" (got {err['input']!r})"
+    if "input" in err and err["type"] != "value_error":
+        message += f" (got {_short(err['input'])})"
     return message
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _cross_checks(raw: dict, folder_name: str) -> list[tuple[str, str]]:
@@ -327,7 +401,7 @@ def _cross_checks(raw: dict, folder_name: str) -> list[tuple[str, str]]:
         if not isinstance(claim, dict):
             continue
         label = f"claims[{index}]" + (f" ({claim['id']})" if isinstance(claim.get("id"), str) else "")
-        if claim.get("id") in seen:
+        if claim.get("id") is not None and claim.get("id") in seen:
             problems.append((f"{label}.id", "duplicate claim id; each claim needs its own"))
         seen.add(claim.get("id"))
         setting = claim.get("setting")

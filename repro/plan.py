@@ -109,7 +109,8 @@ def _typed_like(key: str, value: object, default: ConfigValue) -> ConfigValue:
             return float(value)
     elif isinstance(default, str):
         return str(value)
-    raise UsageError(f"--set {key}={value!r}: expected a {type(default).__name__} like the default {default!r}")
+    kind = {bool: "true or false", int: "an integer", float: "a number"}.get(type(default), "a string")
+    raise UsageError(f"--set {key}={value!r}: expected {kind}, like the default {default!r}")
 
 
 def select_claims(paper: Paper, profile_name: str, claim_ids: list[str] | None) -> list[Claim]:

@@ -29,12 +29,9 @@ def paper_summary(paper: Paper) -> dict:
     }
 
 
-def catalog_table(summaries: list[dict], broken: list[str]) -> str:
+def catalog_table(summaries: list[dict]) -> str:
     rows = [[s["id"], s["title"], s["year"], s["claims"], ", ".join(s["implementations"])] for s in summaries]
-    text = tabulate(rows, headers=["id", "title", "year", "claims", "implementations"]) if rows else "no papers"
-    for problem in broken:
-        text += f"\n(broken manifest: {problem}; `repro show` on it lists every problem)"
-    return text
+    return tabulate(rows, headers=["id", "title", "year", "claims", "implementations"]) if rows else "no papers"
 
 
 def paper_details(paper: Paper) -> str:

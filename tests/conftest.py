@@ -1,0 +1,99 @@
+"""Shared fixtures: an isolated REPRO_HOME, a tiny paper for worker tests, and a CLI runner."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+TINY_MANIFEST = """\
+id: tiny
+title: A tiny paper for testing the harness
+authors: [Test Author]
+year: 2024
+venue: Tests
+reference:
+  repo: https://example.org/tiny.git
+  commit: 0123456789abcdef0123456789abcdef01234567
+config:
+  variant: a
+  mode: ok          # ok | crash | sleep | bad_return | print
+  steps: 5
+  score: 1.0
+profiles:
+  quick: {config: {steps: 3}, seeds: [0], expected_seconds: 5, paper_protocol: false}
+  full: {seeds: 2, expected_seconds: 10, paper_protocol: true}
+claims:
+  - id: a_score
+    metric: score
+    setting: {variant: a}
+    reported: 1.0
+    direction: higher
+    tolerance: {abs: 0.1}
+    source: Table 1
+  - id: b_score
+    metric: score
+    setting: {variant: b}
+    reported: 2.0
+    direction: higher
+    tolerance: {rel: 0.05}
+    source: Table 2
+"""
+
+TINY_IMPL = '''\
+"""A pure-python implementation whose behaviour the config chooses."""
+import os
+import random
+import sys
+import time
+
+
+def run(cfg, ctx):
+    ctx.expect_steps(cfg["steps"])
+    for step in range(1, cfg["steps"] + 1):
+        ctx.log(step, loss=1.0 / step)
+    if cfg["mode"] == "crash":
+        return 1 / 0
+    if cfg["mode"] == "sleep":
+        print("sleeping", flush=True)
+        time.sleep(300)
+    if cfg["mode"] == "bad_return":
+        return {"score": "high"}
+    if cfg["mode"] == "print":
+        print("secret is", os.environ.get("REPRO_TEST_SECRET"), flush=True)
+    bonus = 1.0 if cfg["variant"] == "b" else 0.0
+    return {"score": cfg["score"] + bonus + 0.01 * ctx.seed, "first_random": random.random(), "threads": ctx.threads}
+'''
+
+
+@pytest.fixture
+def repro_home(tmp_path, monkeypatch) -> Path:
+    home = tmp_path / "home"
+    monkeypatch.setenv("REPRO_HOME", str(home))
+    return home
+
+
+@pytest.fixture
+def tiny_papers(tmp_path, monkeypatch, repro_home) -> Path:
+    """A catalog with one tiny paper, pointed at by REPRO_PAPERS."""
+    folder = tmp_path / "papers" / "tiny"
+    folder.mkdir(parents=True)
+    (folder / "paper.yaml").write_text(TINY_MANIFEST)
+    (folder / "reimpl.py").write_text(TINY_IMPL)
+    monkeypatch.setenv("REPRO_PAPERS", str(folder.parent))
+    return folder.parent
+
+
+def repro_cmd(*args: str) -> list[str]:
+    return [sys.executable, "-m", "repro", *args]
+
+
+def run_repro(*args: str, timeout: float = 600, **kwargs) -> subprocess.CompletedProcess:
+    """Run the CLI in a subprocess with the test's environment; capture text output."""
+    return subprocess.run(repro_cmd(*args), capture_output=True, text=True, timeout=timeout, env=dict(os.environ), **kwargs)

@@ -1,0 +1,212 @@
+"""Runs end to end through the CLI on a tiny paper: success, crash, timeout, SIGKILL, Ctrl-C."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+from conftest import repro_cmd, run_repro
+
+
+def records_of(home: Path) -> list[dict]:
+    return [json.loads(p.read_text()) for p in sorted((home / "runs").glob("*/run.json"))]
+
+
+def wait_for_running_record(home: Path, timeout: float = 60) -> dict:
+    """The first record whose worker has started and logged, once it exists."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        for path in (home / "runs").glob("*/run.json"):
+            record = json.loads(path.read_text())
+            if record["status"] == "running" and (path.parent / "log.txt").read_text().count("sleeping"):
+                return record
+        time.sleep(0.2)
+    raise AssertionError("no worker reached its sleep in time")
+
+
+def test_successful_run_records_everything(tiny_papers, repro_home):
+    result = run_repro("run", "tiny", "--profile", "full", "--json")
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert [c["verdict"] for c in out["claims"]] == ["REPRODUCED", "REPRODUCED"]
+    assert out["claims"][0]["values"] == [1.0, 1.01]
+    assert out["claims"][1]["values"] == [2.0, 2.01]
+
+    records = records_of(repro_home)
+    assert len(records) == 4 and {r["status"] for r in records} == {"ok"}
+    record = records[0]
+    assert record["spec"]["config"]["steps"] == 5  # full profile keeps the default
+    assert record["curves"]["loss"] == [[1, 1.0], [2, 0.5], [3, 1 / 3], [4, 0.25], [5, 0.2]]
+    env = record["environment"]
+    assert env["torch"] and env["python"] and env["cpu"] and env["device"] == "cpu"
+    assert env["reference_commit"] == "0123456789abcdef0123456789abcdef01234567"
+    assert record["duration_s"] > 0 and record["finished"]
+
+
+def test_seeding_is_per_run_and_repeatable(tiny_papers, repro_home):
+    first = json.loads(run_repro("run", "tiny", "--seeds", "0,7", "--claims", "a_score", "--json").stdout)
+    second = json.loads(run_repro("run", "tiny", "--seeds", "0,7", "--claims", "a_score", "--json").stdout)
+    randoms = [[r["metrics"]["first_random"] for r in out["runs"]] for out in (first, second)]
+    assert randoms[0] == randoms[1]  # python's random is seeded from the run's seed
+    assert randoms[0][0] != randoms[0][1]
+
+
+def test_jobs_split_threads_and_run_in_parallel(tiny_papers, repro_home):
+    out = json.loads(run_repro("run", "tiny", "--seeds", "4", "--jobs", "2", "--json").stdout)
+    cores = os.cpu_count() or 1
+    assert {r["metrics"]["threads"] for r in out["runs"]} == {max(1, cores // 2)}
+    assert len(out["runs"]) == 8
+
+
+def test_crash_leaves_a_record_with_the_log_tail(tiny_papers, repro_home):
+    result = run_repro("run", "tiny", "--set", "mode=crash", "--claims", "a_score")
+    assert result.returncode == 3
+    assert "crashed: ZeroDivisionError" in result.stdout
+    assert "full log:" in result.stdout and "Traceback" not in result.stderr
+    (record,) = records_of(repro_home)
+    assert record["status"] == "crashed"
+    assert "ZeroDivisionError" in record["error"]
+    assert "1 / 0" in record["log_tail"]
+    assert record["curves"]["loss"][-1] == [3, 1 / 3]  # what it logged before dying is kept
+    assert not (repro_home / "runs" / record["run_id"] / "result.json").exists()
+
+
+def test_bad_return_value_is_a_clear_crash(tiny_papers, repro_home):
+    result = run_repro("run", "tiny", "--set", "mode=bad_return", "--claims", "a_score")
+    assert result.returncode == 3
+    (record,) = records_of(repro_home)
+    assert record["error"] == "TypeError: run() returned metric 'score' = 'high', which is not a number"
+
+
+def test_timeout_stops_the_worker(tiny_papers, repro_home):
+    started = time.time()
+    result = run_repro("run", "tiny", "--set", "mode=sleep", "--claims", "a_score", "--timeout", "4")
+    assert time.time() - started < 60
+    assert result.returncode == 3
+    (record,) = records_of(repro_home)
+    assert record["status"] == "timeout"
+    assert "4 s timeout" in record["error"]
+    assert "sleeping" in record["log_tail"]
+
+
+def test_worker_killed_with_sigkill(tiny_papers, repro_home):
+    harness = subprocess.Popen(
+        repro_cmd("run", "tiny", "--set", "mode=sleep", "--claims", "a_score"),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    record = wait_for_running_record(repro_home)
+    os.kill(record["worker_pid"], signal.SIGKILL)
+    stdout, _ = harness.communicate(timeout=60)
+    assert harness.returncode == 3
+    (record,) = records_of(repro_home)
+    assert record["status"] == "killed"
+    assert "SIGKILL" in record["error"] and "SIGKILL" in stdout
+
+
+def test_ctrl_c_stops_workers_and_records_them(tiny_papers, repro_home):
+    harness = subprocess.Popen(
+        repro_cmd("run", "tiny", "--set", "mode=sleep", "--seeds", "2", "--jobs", "2"),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    record = wait_for_running_record(repro_home)
+    harness.send_signal(signal.SIGINT)  # what the terminal sends on Ctrl-C
+    _, stderr = harness.communicate(timeout=60)
+    assert harness.returncode == 130
+    assert "interrupted" in stderr and "Traceback" not in stderr
+    records = records_of(repro_home)
+    assert records and {r["status"] for r in records} == {"interrupted"}
+    for r in records:
+        try:
+            os.kill(r["worker_pid"], 0)
+            raise AssertionError(f"worker {r['worker_pid']} still alive after Ctrl-C")
+        except ProcessLookupError:
+            pass
+    assert record["run_id"] in {r["run_id"] for r in records}
+
+
+def test_harness_killed_leaves_a_lost_record(tiny_papers, repro_home):
+    harness = subprocess.Popen(
+        repro_cmd("run", "tiny", "--set", "mode=sleep", "--claims", "a_score"),
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    record = wait_for_running_record(repro_home)
+    harness.kill()
+    harness.wait()
+    os.kill(record["worker_pid"], signal.SIGKILL)  # the orphaned worker dies later
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        try:
+            os.kill(record["worker_pid"], 0)
+            time.sleep(0.1)
+        except ProcessLookupError:
+            break
+    listing = run_repro("runs", "tiny", "--json")
+    (summary,) = json.loads(listing.stdout)
+    assert summary["status"] == "lost"
+
+
+def test_secrets_in_the_environment_never_reach_a_record(tiny_papers, repro_home, monkeypatch):
+    monkeypatch.setenv("REPRO_TEST_SECRET", "hunter2-token")
+    monkeypatch.setenv("GITHUB_TOKEN", "ghp_should_not_leak")
+    assert run_repro("run", "tiny", "--claims", "a_score").returncode == 0
+    (run_dir,) = (repro_home / "runs").iterdir()
+    for name in ("run.json", "spec.json", "environment.json", "events.jsonl"):
+        text = (run_dir / name).read_text()
+        assert "hunter2" not in text and "ghp_should_not_leak" not in text
+
+
+def test_runs_list_and_show(tiny_papers, repro_home):
+    assert run_repro("run", "tiny", "--claims", "a_score").returncode == 0
+    listing = run_repro("runs")
+    assert listing.returncode == 0 and "tiny" in listing.stdout and "ok" in listing.stdout
+    (summary,) = json.loads(run_repro("runs", "tiny", "--json").stdout)
+    shown = run_repro("runs", "show", summary["run_id"][:20])
+    assert shown.returncode == 0
+    assert "status:   ok" in shown.stdout and "score=1" in shown.stdout and "torch" in shown.stdout
+    as_json = json.loads(run_repro("runs", "show", summary["run_id"], "--json").stdout)
+    assert as_json["metrics"]["score"] == 1.0
+    missing = run_repro("runs", "show", "no-such-run")
+    assert missing.returncode == 2 and "no run 'no-such-run'" in missing.stderr
+    assert json.loads(run_repro("runs", "other", "--json").stdout) == []
+
+
+def test_dry_run_plans_and_runs_nothing(tiny_papers, repro_home):
+    result = run_repro("run", "tiny", "--profile", "full", "--seeds", "3", "--dry-run")
+    assert result.returncode == 0
+    assert "6 runs" in result.stdout and "dry run" in result.stdout
+    assert not (repro_home / "runs").exists()
+    plan = json.loads(run_repro("run", "tiny", "--dry-run", "--json", "--set", "steps=9").stdout)
+    assert [(s["setting_label"], s["seed"], s["config"]["steps"]) for s in plan] == [("variant=a", 0, 9), ("variant=b", 0, 9)]
+
+
+def test_usage_errors_exit_2_without_traceback(tiny_papers, repro_home):
+    cases = {
+        ("run", "nope"): "unknown paper 'nope'",
+        ("run", "tiny", "--impl", "missing"): "no implementation 'missing'",
+        ("run", "tiny", "--profile", "huge"): "no profile 'huge'",
+        ("run", "tiny", "--seeds", "x"): "--seeds 'x'",
+        ("run", "tiny", "--seeds", "0,0"): "distinct",
+        ("run", "tiny", "--set", "stepz=3"): "not a config key",
+        ("run", "tiny", "--set", "steps=many"): "expected an integer",
+        ("run", "tiny", "--set", "variant=b"): "--claims",
+        ("run", "tiny", "--claims", "c_score"): "not a claim",
+        ("run", "tiny", "--jobs", "0"): "--jobs",
+        ("run", "tiny", "--timeout", "-1"): "--timeout",
+    }
+    for args, message in cases.items():
+        result = run_repro(*args, "--dry-run")
+        assert result.returncode == 2, (args, result.stderr)
+        assert message in result.stderr, (args, result.stderr)
+        assert "Traceback" not in result.stderr
+    assert not (repro_home / "runs").exists()
+
+
+def test_worse_claim_exits_1(tiny_papers, repro_home):
+    result = run_repro("run", "tiny", "--set", "score=0.5", "--json")
+    assert result.returncode == 1
+    verdicts = [c["verdict"] for c in json.loads(result.stdout)["claims"]]
+    assert verdicts == ["WORSE", "WORSE"]
