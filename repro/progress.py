@@ -31,6 +31,7 @@ class Progress:
                 TimeElapsedColumn(),
                 TextColumn("{task.fields[latest]}"),
                 console=Console(stderr=True),
+                transient=True,
             )
             self._bar.start()
 

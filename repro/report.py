@@ -37,7 +37,9 @@ def catalog_table(summaries: list[dict]) -> str:
 def paper_details(paper: Paper) -> str:
     lines = [
         f"{paper.title}",
-        f"  {', '.join(paper.authors)} — {paper.venue} ({paper.year})" + (f", arXiv:{paper.arxiv}" if paper.arxiv else ""),
+        f"  {', '.join(paper.authors)} — {paper.venue}"
+        + ("" if str(paper.year) in paper.venue else f" ({paper.year})")
+        + (f", arXiv:{paper.arxiv}" if paper.arxiv else ""),
         f"  reference: {paper.reference.repo} @ {paper.reference.commit}",
         f"  folder:    {paper.folder}",
         f"  implementations: {', '.join(paper.implementations()) or 'none'}",
@@ -127,8 +129,10 @@ def verdict_table(outcome) -> str:
         ]
         for c in outcome.claims
     ]
+    overrides = outcome.specs[0].overrides if outcome.specs else {}
+    changed = "".join(f", --set {key}={value}" for key, value in overrides.items())
     lines = [
-        f"{paper.title} ({paper.id}) — implementation {outcome.impl}, profile {outcome.profile}",
+        f"{paper.title} ({paper.id}) — implementation {outcome.impl}, profile {outcome.profile}{changed}",
         tabulate(
             rows,
             headers=["claim", "where in the paper", "reported", "measured", "delta", "tolerance", "verdict"],
@@ -138,9 +142,11 @@ def verdict_table(outcome) -> str:
     ]
     if not profile.paper_protocol:
         lines.append(
-            f"note: profile '{outcome.profile}' is not the paper's protocol ({profile.description.strip()}) "
-            "It cannot confirm the paper's numbers: run --profile full for that."
+            f"note: profile '{outcome.profile}' is not the paper's protocol, so it cannot confirm the paper's "
+            f"numbers (`repro show {paper.id}` says how it differs); --profile full can."
         )
+    elif overrides:
+        lines.append("note: --set changed the paper's protocol; these verdicts cannot confirm the paper's numbers.")
     if any(c.stats is not None and c.stats.n == 1 for c in outcome.claims):
         lines.append("note: n=1 has no confidence interval; BETTER/WORSE with one seed may be seed noise.")
     if any(c.verdict == "INCONCLUSIVE" for c in outcome.claims):
