@@ -136,7 +136,7 @@ def cmd_run(args) -> int:
         print(report.to_json([s.to_dict() for s in specs]) if args.json else report.plan_table(paper, specs))
         return 0
     try:
-        outcome = reproduce(args.paper, show_progress=True, **options)
+        outcome = reproduce(paper, show_progress=True, **options)
     except Interrupted as exc:
         print(f"interrupted: {len(exc.records)} running run(s) stopped and recorded as interrupted", file=sys.stderr)
         for record in exc.records:

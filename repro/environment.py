@@ -67,7 +67,9 @@ def repro_git() -> dict | None:
         ).stdout.strip()
     except (OSError, subprocess.TimeoutExpired):
         return None
-    return {"sha": sha or None, "dirty": bool(dirty)}
+    if len(sha) != 40:  # a repository without commits answers "HEAD"
+        return None
+    return {"sha": sha, "dirty": bool(dirty)}
 
 
 def _version(module: str) -> str | None:

@@ -1,8 +1,9 @@
 """The local executor: run RunSpecs in worker subprocesses, at most `jobs` at once.
 
-Each worker gets its own process group (so Ctrl-C reaches only the harness, which then
-stops the workers itself), its stdout and stderr go straight to the run's log file, and
-its progress is read from the events.jsonl it appends to. Whatever happens, each started
+Each worker is forked from a forkserver that has torch imported (see worker_context), gets
+its own process group (so Ctrl-C reaches only the harness, which then stops the workers
+itself), writes its stdout and stderr straight to the run's log file, and reports progress
+through the events.jsonl it appends to. Whatever happens, each started
 run ends with a run.json that says how: ok, crashed, timeout, killed or interrupted.
 """
 
@@ -11,11 +12,8 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 from datetime import datetime, timezone
-from pathlib import Path
 
 from repro.plan import RunSpec
 from repro.progress import Progress
@@ -28,6 +26,7 @@ from repro.records import (
     save_record,
     write_json_atomic,
 )
+from repro.worker import forked_main
 
 POLL_SECONDS = 0.2
 GRACE_SECONDS = 5.0  # between SIGTERM and SIGKILL
@@ -52,25 +51,23 @@ class _Worker:
         self.events_path = self.dir / "events.jsonl"
         self.events_read = 0
         self.started = time.time()
-        self.process: subprocess.Popen | None = None
+        self.process = None  # a multiprocessing Process, once started
         self.stop_reason: str | None = None  # "timeout" or "interrupted" when we stopped it
 
-    def start(self) -> None:
+    def start(self, context) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
         write_json_atomic(self.dir / "spec.json", self.spec.to_dict())
-        env = dict(os.environ)
-        env.update({"OMP_NUM_THREADS": str(self.spec.threads), "MKL_NUM_THREADS": str(self.spec.threads)})
-        env["PYTHONUNBUFFERED"] = "1"
-        with open(self.log_path, "ab") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "repro.worker", str(self.dir)],
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env=env,
-                start_new_session=True,
-            )
+        threads = str(self.spec.threads)
+        env = {"OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads, "PYTHONUNBUFFERED": "1"}
+        self.process = context.Process(
+            target=forked_main, args=(str(self.dir), str(self.log_path), env), name=self.spec.run_id
+        )
+        self.process.start()
         save_record(self._record("running"))
+
+    def poll(self) -> int | None:
+        """The exit code once the worker has ended (negative: killed by that signal), else None."""
+        return self.process.exitcode
 
     def new_events(self) -> list[dict]:
         """Events appended since the last call (complete lines only)."""
@@ -93,16 +90,15 @@ class _Worker:
     def stop(self, reason: str) -> None:
         """SIGTERM the worker's process group, then SIGKILL it after a grace period."""
         self.stop_reason = reason
-        _signal_group(self.process, signal.SIGTERM)
-        try:
-            self.process.wait(GRACE_SECONDS)
-        except subprocess.TimeoutExpired:
-            _signal_group(self.process, signal.SIGKILL)
-            self.process.wait()
+        _signal_group(self.process.pid, signal.SIGTERM)
+        self.process.join(GRACE_SECONDS)
+        if self.process.exitcode is None:
+            _signal_group(self.process.pid, signal.SIGKILL)
+            self.process.join()
 
     def finish(self) -> dict:
         """Write the final run.json from what the worker left behind."""
-        code = self.process.returncode
+        code = self.process.exitcode
         result = read_json(self.dir / "result.json")
         error = read_json(self.dir / "error.json")
         if self.stop_reason == "timeout":
@@ -147,12 +143,26 @@ class _Worker:
         }
 
 
+def worker_context():
+    """Workers fork from a forkserver that imported torch once, instead of each importing it.
+
+    Forking after `import torch` (before any op runs) is what torch's own DataLoader workers
+    do; each run still gets its own process, and torch's thread pool starts in the child.
+    """
+    import multiprocessing
+
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["torch", "torch._inductor.config", "numpy", "repro.worker"])
+    return context
+
+
 def execute(specs: list[RunSpec], jobs: int = 1, progress: Progress | None = None) -> list[dict]:
     """Run every spec, `jobs` at a time; return their final records in plan order.
 
     Ctrl-C stops the running workers, records them as interrupted and raises Interrupted.
     """
     progress = progress or Progress(total_runs=len(specs), enabled=False)
+    context = worker_context()
     pending = list(enumerate(specs, start=1))
     running: list[_Worker] = []
     records: dict[int, dict] = {}
@@ -160,22 +170,24 @@ def execute(specs: list[RunSpec], jobs: int = 1, progress: Progress | None = Non
         while pending or running:
             while pending and len(running) < jobs:
                 worker = _Worker(*pending.pop(0))
-                worker.start()
-                running.append(worker)
+                running.append(worker)  # first, so that Ctrl-C during start still stops it
+                worker.start(context)
                 progress.started(worker.index, worker.spec)
             time.sleep(POLL_SECONDS)
             for worker in list(running):
                 for event in worker.new_events():
                     progress.event(worker.index, event)
                 timeout = worker.spec.timeout_s
-                if worker.process.poll() is None and timeout and time.time() - worker.started > timeout:
+                if worker.poll() is None and timeout and time.time() - worker.started > timeout:
                     worker.stop("timeout")
-                if worker.process.poll() is not None:
+                if worker.poll() is not None:
                     running.remove(worker)
                     records[worker.index] = worker.finish()
                     progress.finished(worker.index, records[worker.index])
     except KeyboardInterrupt:
         for worker in running:
+            if worker.process is None or worker.process.pid is None:
+                continue  # Ctrl-C came before it started: nothing ran, nothing to record
             worker.stop("interrupted")
             records[worker.index] = worker.finish()
             progress.finished(worker.index, records[worker.index])
@@ -185,11 +197,15 @@ def execute(specs: list[RunSpec], jobs: int = 1, progress: Progress | None = Non
     return [records[i] for i in sorted(records)]
 
 
-def _signal_group(process: subprocess.Popen, sig: int) -> None:
-    try:
-        os.killpg(process.pid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
+def _signal_group(pid: int, sig: int) -> None:
+    """Signal the worker's process group (its children too), or the worker alone if it has
+    not reached os.setsid() yet."""
+    for kill, target in ((os.killpg, pid), (os.kill, pid)):
+        try:
+            kill(target, sig)
+            return
+        except (ProcessLookupError, PermissionError):
+            continue
 
 
 def _iso(timestamp: float) -> str:

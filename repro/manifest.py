@@ -127,7 +127,7 @@ class Profile(_Strict):
     config: dict[str, ConfigValue] = Field(default_factory=dict, description="overrides of the config defaults")
     seeds: list[StrictInt] | StrictInt = Field(description="a list of seeds, or a count n meaning seeds 0..n-1")
     claims: list[str] | None = Field(None, min_length=1, description="claim ids this profile runs (default: all)")
-    expected_seconds: float = Field(gt=0, description="wall time on 2 CPU cores, measured")
+    expected_seconds: float = Field(gt=0, description="measured wall time on 2 CPU cores with --jobs 1")
     paper_protocol: bool = Field(description="true when this profile is the paper's own protocol")
 
     @field_validator("seeds")

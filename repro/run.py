@@ -28,7 +28,7 @@ class Outcome:
 
 
 def reproduce(
-    paper_id: str,
+    paper: Paper | str,
     *,
     impl: str = "reimpl",
     profile: str = "quick",
@@ -40,11 +40,11 @@ def reproduce(
     timeout_s: float | None = None,
     show_progress: bool = False,
 ) -> Outcome:
-    """Run the planned runs of one paper and compare them with its claims.
+    """Run the planned runs of one paper (an id or a loaded Paper) and compare them with its claims.
 
     Raises repro.execute.Interrupted on Ctrl-C, after recording the stopped runs.
     """
-    paper = load_paper(paper_id)
+    paper = load_paper(paper) if isinstance(paper, str) else paper
     specs = plan_runs(
         paper, impl=impl, profile=profile, seeds=seeds, overrides=overrides,
         claim_ids=claim_ids, device=device, jobs=jobs, timeout_s=timeout_s,

@@ -1,4 +1,8 @@
-"""The worker: `python -m repro.worker RUN_DIR` runs one RunSpec in its own process.
+"""The worker: one RunSpec in its own process.
+
+The executor forks workers from a forkserver that has already imported torch (so a run
+does not pay torch's ~1 s import again); `python -m repro.worker RUN_DIR` runs the same
+code from a fresh interpreter, to rerun a recorded run by hand or on another machine.
 
 It seeds python, numpy and torch, fixes torch's thread count and deterministic mode,
 writes the environment fingerprint, imports the implementation from its file, calls
@@ -91,6 +95,26 @@ def work(run_dir: Path) -> None:
         )
         metrics = check_metrics(module.run(dict(spec.config), ctx))
     write_json_atomic(run_dir / "result.json", {"metrics": metrics, "train_seconds": time.time() - started})
+
+
+def forked_main(run_dir: str, log_path: str, env: dict[str, str]) -> None:
+    """Entry point of a worker forked from the executor's forkserver, which has torch imported.
+
+    It leaves the harness's process group (so Ctrl-C reaches only the harness, which stops
+    workers itself), sends its output to the run's log, then runs like `python -m repro.worker`.
+    """
+    os.setsid()
+    log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    os.close(log)
+    sys.stdout.reconfigure(line_buffering=True)
+    sys.stderr.reconfigure(line_buffering=True)
+    os.environ.update(env)
+    code = main([run_dir])
+    sys.stdout.flush()
+    sys.stderr.flush()
+    sys.exit(code)
 
 
 def main(argv: list[str] | None = None) -> int:

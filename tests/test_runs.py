@@ -210,3 +210,14 @@ def test_worse_claim_exits_1(tiny_papers, repro_home):
     assert result.returncode == 1
     verdicts = [c["verdict"] for c in json.loads(result.stdout)["claims"]]
     assert verdicts == ["WORSE", "WORSE"]
+
+
+def test_library_api_reproduce(tiny_papers, repro_home):
+    from repro.manifest import load_paper
+    from repro.run import reproduce
+
+    outcome = reproduce(load_paper("tiny"), profile="full", seeds=[3], overrides={"steps": 2}, jobs=2)
+    assert outcome.exit_code == 0
+    assert [(r["spec"]["seed"], r["spec"]["config"]["steps"], r["status"]) for r in outcome.records] == [(3, 2, "ok")] * 2
+    assert [c.verdict for c in outcome.claims] == ["REPRODUCED", "REPRODUCED"]
+    assert outcome.claims[0].values == [1.03]
