@@ -9,7 +9,6 @@ run ends with a run.json that says how: ok, crashed, timeout, killed or interrup
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import time
@@ -20,6 +19,7 @@ from repro.progress import Progress
 from repro.records import (
     curves_from_events,
     log_tail,
+    parse_events,
     read_events,
     read_json,
     runs_dir,
@@ -53,6 +53,7 @@ class _Worker:
         self.started = time.time()
         self.process = None  # a multiprocessing Process, once started
         self.stop_reason: str | None = None  # "timeout" or "interrupted" when we stopped it
+        self.stop_message: str | None = None
 
     def start(self, context) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -79,17 +80,11 @@ class _Worker:
             return []
         complete = chunk[: chunk.rfind(b"\n") + 1]
         self.events_read += len(complete)
-        events = []
-        for line in complete.decode("utf-8", errors="replace").splitlines():
-            try:
-                events.append(json.loads(line))
-            except ValueError:
-                continue
-        return events
+        return parse_events(complete.decode("utf-8", errors="replace"))
 
-    def stop(self, reason: str) -> None:
+    def stop(self, reason: str, message: str) -> None:
         """SIGTERM the worker's process group, then SIGKILL it after a grace period."""
-        self.stop_reason = reason
+        self.stop_reason, self.stop_message = reason, message
         _signal_group(self.process.pid, signal.SIGTERM)
         self.process.join(GRACE_SECONDS)
         if self.process.exitcode is None:
@@ -101,10 +96,8 @@ class _Worker:
         code = self.process.exitcode
         result = read_json(self.dir / "result.json")
         error = read_json(self.dir / "error.json")
-        if self.stop_reason == "timeout":
-            status, message = "timeout", f"stopped after the {self.spec.timeout_s:g} s timeout"
-        elif self.stop_reason == "interrupted":
-            status, message = "interrupted", "stopped by Ctrl-C"
+        if self.stop_reason is not None:
+            status, message = self.stop_reason, self.stop_message
         elif code == 0 and result is not None:
             status, message = "ok", None
         elif code is not None and code < 0:
@@ -179,20 +172,24 @@ def execute(specs: list[RunSpec], jobs: int = 1, progress: Progress | None = Non
                     progress.event(worker.index, event)
                 timeout = worker.spec.timeout_s
                 if worker.poll() is None and timeout and time.time() - worker.started > timeout:
-                    worker.stop("timeout")
+                    worker.stop("timeout", f"stopped after the {timeout:g} s timeout")
                 if worker.poll() is not None:
                     running.remove(worker)
                     records[worker.index] = worker.finish()
                     progress.finished(worker.index, records[worker.index])
-    except KeyboardInterrupt:
+    except BaseException as exc:  # Ctrl-C, or a bug in the harness: never leave workers behind
+        stopped = []
         for worker in running:
             if worker.process is None or worker.process.pid is None:
-                continue  # Ctrl-C came before it started: nothing ran, nothing to record
-            worker.stop("interrupted")
-            records[worker.index] = worker.finish()
-            progress.finished(worker.index, records[worker.index])
+                continue  # stopped before it started: nothing ran, nothing to record
+            why = "Ctrl-C" if isinstance(exc, KeyboardInterrupt) else f"an error in the harness ({exc!r})"
+            worker.stop("interrupted", f"stopped by {why}")
+            stopped.append(worker.finish())
+            progress.finished(worker.index, stopped[-1])
         progress.close()
-        raise Interrupted([records[i] for i in sorted(records)]) from None
+        if isinstance(exc, KeyboardInterrupt):
+            raise Interrupted(stopped) from None
+        raise
     progress.close()
     return [records[i] for i in sorted(records)]
 

@@ -64,13 +64,17 @@ def read_json(path: Path) -> Any | None:
 
 
 def read_events(path: Path) -> list[dict]:
-    """Every complete event line; a last line cut short by a kill is skipped."""
-    events = []
+    """Every complete event in an events.jsonl file."""
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        return parse_events(path.read_text(encoding="utf-8", errors="replace"))
     except OSError:
-        return events
-    for line in lines:
+        return []
+
+
+def parse_events(text: str) -> list[dict]:
+    """One event per JSON line; a last line cut short by a kill is skipped."""
+    events = []
+    for line in text.splitlines():
         try:
             events.append(json.loads(line))
         except ValueError:
