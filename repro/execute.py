@@ -113,6 +113,7 @@ class _Worker:
             returncode=code,
             error=message,
             metrics=(result or {}).get("metrics", {}) if status == "ok" else {},
+            train_s=round(result["train_seconds"], 3) if status == "ok" else None,
             log_tail=log_tail(self.log_path) if status != "ok" else "",
         )
         save_record(record)
@@ -128,7 +129,8 @@ class _Worker:
             "curves": curves_from_events(read_events(self.events_path)),
             "started": _iso(self.started),
             "finished": _iso(finished) if finished else None,
-            "duration_s": round(finished - self.started, 3) if finished else None,
+            "duration_s": round(finished - self.started, 3) if finished else None,  # wall, start to end
+            "train_s": None,  # inside run(), without the worker's start-up
             "environment": read_json(self.dir / "environment.json"),
             "worker_pid": self.process.pid if self.process else None,
             "log_path": str(self.log_path),

@@ -226,7 +226,8 @@ def record_text(record: dict) -> str:
         f"  paper:    {spec['paper']}  impl: {spec['impl']} ({spec['impl_path']})",
         f"  profile:  {spec['profile']}  setting: {spec['setting_label']}  seed: {spec['seed']}",
         f"  config:   " + ", ".join(f"{k}={v}" for k, v in spec["config"].items()),
-        f"  started:  {record['started']}  duration: {record.get('duration_s')} s",
+        f"  started:  {record['started']}  duration: {record.get('duration_s')} s"
+        + (f" (in run(): {record['train_s']} s)" if record.get("train_s") is not None else ""),
         f"  metrics:  " + (", ".join(f"{k}={v:.6g}" for k, v in record["metrics"].items()) or "-"),
         f"  curves:   " + (", ".join(f"{k} ({len(v)} points)" for k, v in record.get("curves", {}).items()) or "-"),
         f"  device:   {env.get('device', '?')}  threads: {env.get('torch_threads', '?')}",
