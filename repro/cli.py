@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from repro import __version__
 from repro.errors import ManifestError, ReproError
@@ -15,7 +16,10 @@ EPILOG = """\
 exit codes: 0 every claim REPRODUCED or BETTER; 1 a claim WORSE or INCONCLUSIVE;
             2 usage or manifest error; 3 a run crashed or timed out; 130 Ctrl-C.
 environment: REPRO_HOME (records and caches, default ~/.cache/repro),
-             REPRO_PAPERS (the catalog folder, default the papers/ beside the package).
+             REPRO_PAPERS (the catalog folder, default the papers/ beside the package),
+             REPRO_DATA_DIR (a folder of pre-seeded data files).
+offline: the reference code is fetched through git, so a mirror works with
+             git config --global url.<mirror>.insteadOf <the manifest's repo URL>
 """
 
 
@@ -57,6 +61,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, metavar="S", help="stop a run after S seconds (recorded as timeout)")
     p.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
     p.add_argument("--dry-run", action="store_true", help="print the plan and run nothing")
+    p.add_argument("--data-dir", type=Path, metavar="DIR",
+                   help="a folder of pre-seeded data files to use instead of downloading (or REPRO_DATA_DIR)")
+
+    p = commands.add_parser(
+        "fetch",
+        help="bring a paper's reference code (pinned commit) and data files into the cache",
+        description="Fetch the authors' repository at the manifest's commit, through git (so "
+        "`git config url.<mirror>.insteadOf <url>` applies), and download and verify its data files.",
+    )
+    p.add_argument("paper", help="paper id, e.g. mnist1d")
+    p.add_argument("--data-dir", type=Path, metavar="DIR",
+                   help="a folder of pre-seeded data files to use instead of downloading (or REPRO_DATA_DIR)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
 
     p = commands.add_parser("runs", help="list recorded runs, or `runs show RUN_ID` for one record")
     p.add_argument("args", nargs="*", metavar="PAPER | show RUN_ID")
@@ -136,7 +153,7 @@ def cmd_run(args) -> int:
         print(report.to_json([s.to_dict() for s in specs]) if args.json else report.plan_table(paper, specs))
         return 0
     try:
-        outcome = reproduce(paper, show_progress=True, **options)
+        outcome = reproduce(paper, show_progress=True, data_dir=args.data_dir, **options)
     except Interrupted as exc:
         print(f"interrupted: {len(exc.records)} running run(s) stopped and recorded as interrupted", file=sys.stderr)
         for record in exc.records:
@@ -144,6 +161,18 @@ def cmd_run(args) -> int:
         return 130
     print(report.to_json(report.outcome_json(outcome)) if args.json else report.verdict_table(outcome))
     return outcome.exit_code
+
+
+def cmd_fetch(args) -> int:
+    from repro import report
+    from repro.fetch import fetch_inputs
+    from repro.manifest import load_paper
+
+    paper = load_paper(args.paper)
+    source_dir, data = fetch_inputs(paper, code=True, seed_dir=args.data_dir)
+    print(report.to_json(report.fetched_json(paper, source_dir, data)) if args.json
+          else report.fetched_text(paper, source_dir, data))
+    return 0
 
 
 def cmd_runs(args) -> int:
@@ -172,4 +201,6 @@ def cmd_schema(args) -> int:
     return 0
 
 
-COMMANDS = {"list": cmd_list, "show": cmd_show, "run": cmd_run, "runs": cmd_runs, "schema": cmd_schema}
+COMMANDS = {
+    "list": cmd_list, "show": cmd_show, "fetch": cmd_fetch, "run": cmd_run, "runs": cmd_runs, "schema": cmd_schema,
+}

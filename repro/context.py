@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -38,6 +40,46 @@ class RunContext:
     def expect_steps(self, total: int) -> None:
         """Say how many steps the run will take, so progress can show 'step 1200/6000'."""
         self._emit({"event": "expect_steps", "total": int(total)})
+
+    @property
+    def python(self) -> str:
+        """The interpreter running this worker, for the authors' scripts: [ctx.python, "train.py", ...]."""
+        return sys.executable
+
+    def run_script(
+        self,
+        args: list[str],
+        *,
+        cwd: Path,
+        patterns: list[str],
+        env: dict[str, str] | None = None,
+        timeout: float | None = None,
+    ) -> dict[str, float]:
+        """Run one of the authors' scripts (script-style adapters) and return the last value
+        of each metric its output matched.
+
+        Output goes into this run's log line by line; each line matching one of `patterns`
+        (regexes whose named groups are metrics, plus an optional `step`) is logged as
+        ctx.log(step, ...). A non-zero exit or the timeout raises ScriptFailed, which
+        fails the run with the log's tail.
+        """
+        from repro.scripts import OutputParser, run_script
+
+        return run_script(args, cwd=cwd, parser=OutputParser(patterns, self.log), env=env, timeout=timeout)
+
+    @contextmanager
+    def watch_output(self, patterns: list[str]):
+        """Parse what this process prints inside the block (import-style adapters calling the
+        authors' functions); yields the parser, whose `.last` holds the last value of each metric."""
+        from repro.scripts import OutputParser, TeeLines
+
+        parser = OutputParser(patterns, self.log)
+        real = sys.stdout
+        sys.stdout = TeeLines(real, parser)
+        try:
+            yield parser
+        finally:
+            sys.stdout = real
 
     def _emit(self, event: dict) -> None:
         if self._events is None:

@@ -32,7 +32,20 @@ ARXIV_RE = re.compile(r"^(\d{4}\.\d{4,5}|[a-z-]+(\.[A-Z]{2})?/\d{7})(v\d+)?$")
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 # https://host/..., ssh://[user@]host/..., or scp-style user@host:path (not a local path).
 REPO_URL_RE = re.compile(r"^(https://[^\s/]+/\S+|ssh://[^\s/]+/\S+|[\w.-]+@[\w.-]+:[^\s/][^\s]*)$")
+SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+FILE_NAME_RE = re.compile(r"^[A-Za-z0-9._-]{1,200}$")
+ARCHIVE_SUFFIXES = (".zip", ".tar.gz", ".tgz", ".tar")
 ConfigValue = bool | int | float | str | None
+
+
+def is_safe_repo_url(url: str) -> bool:
+    """An https, ssh or scp-style URL whose host and user cannot be read as a command-line option."""
+    if not REPO_URL_RE.fullmatch(url) or "::" in url:
+        return False
+    from urllib.parse import unquote
+
+    authority = url.split("://", 1)[1].split("/", 1)[0] if "://" in url else url.split(":", 1)[0]
+    return not any(part.startswith("-") for part in [url, *unquote(authority).split("@")])
 
 
 class _Strict(BaseModel):
@@ -54,7 +67,7 @@ class Reference(_Strict):
     @field_validator("repo")
     @classmethod
     def _repo_url(cls, value: str) -> str:
-        if not REPO_URL_RE.fullmatch(value) or value.startswith("-"):
+        if not is_safe_repo_url(value):
             raise ValueError(
                 f"{value!r} is not an https, ssh or scp-style git URL "
                 "(e.g. https://github.com/owner/name); file:// and ext:: URLs are refused"
@@ -70,6 +83,44 @@ class Reference(_Strict):
                 "you reproduced, e.g. `git rev-parse master` in the repo)"
             )
         return value
+
+
+class DataArtifact(_Strict):
+    """A data file the implementations need: where to download it and what it must hash to."""
+
+    name: str = Field(description="file name in the cache (no folders), e.g. JSB_Chorales.mat")
+    urls: list[str] = Field(min_length=1, description="mirrors, tried in order (http or https)")
+    sha256: str = Field(description="sha256 of the file, 64 hex", json_schema_extra={"pattern": SHA256_RE.pattern})
+    size: StrictInt = Field(gt=0, description="size in bytes")
+    extract: bool = Field(False, description="a .zip or .tar.gz to unpack; ctx.data then names the folder")
+
+    @field_validator("name")
+    @classmethod
+    def _plain_name(cls, value: str) -> str:
+        if not FILE_NAME_RE.fullmatch(value) or value in (".", ".."):
+            raise ValueError(f"{value!r} must be a plain file name: letters, digits, '.', '_', '-'; no folders")
+        return value
+
+    @field_validator("urls")
+    @classmethod
+    def _http_urls(cls, value: list[str]) -> list[str]:
+        for url in value:
+            if not re.fullmatch(r"(?i)https?://[^\s/]+(/\S*)?", url):
+                raise ValueError(f"{url!r} is not an http(s) URL")
+        return value
+
+    @field_validator("sha256")
+    @classmethod
+    def _sha256(cls, value: str) -> str:
+        if not SHA256_RE.fullmatch(value):
+            raise ValueError(f"{value!r} is not a sha256 (64 lower-case hex digits; `sha256sum FILE` prints it)")
+        return value
+
+    @model_validator(mode="after")
+    def _archive_name(self) -> DataArtifact:
+        if self.extract and not self.name.endswith(ARCHIVE_SUFFIXES):
+            raise ValueError(f"extract: true needs a name ending in {', '.join(ARCHIVE_SUFFIXES)}")
+        return self
 
 
 class Tolerance(_Strict):
@@ -159,6 +210,7 @@ class PaperManifest(_Strict):
     )
     reference: Reference
     requirements: list[str] = Field(default_factory=list, description="pip requirements of the implementations")
+    data: list[DataArtifact] = Field(default_factory=list, description="data files to download and verify")
     config: dict[str, ConfigValue] = Field(description="config defaults; every key a run can take")
     profiles: dict[str, Profile]
     claims: list[Claim] = Field(min_length=1)
@@ -409,6 +461,10 @@ def _cross_checks(raw: dict, folder_name: str) -> list[tuple[str, str]]:
             for key in setting:
                 if key not in config:
                     problems.append((f"{label}.setting.{key}", f"not a config key (known: {', '.join(config)})"))
+
+    names = [d.get("name") for d in raw.get("data") or [] if isinstance(d, dict)]
+    for name in {n for n in names if n is not None and names.count(n) > 1}:
+        problems.append(("data", f"two entries are named {name!r}; each data file needs its own name"))
 
     profiles = raw.get("profiles") if isinstance(raw.get("profiles"), dict) else {}
     for name, profile in profiles.items():

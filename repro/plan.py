@@ -35,6 +35,8 @@ class RunSpec:
     timeout_s: float | None
     reference_commit: str
     overrides: dict[str, ConfigValue] = field(default_factory=dict)
+    source_dir: str | None = None  # the authors' checkout, for the reference adapter
+    data: dict[str, str] = field(default_factory=dict)  # fetched data files, by name
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -56,6 +58,11 @@ def resolve_impl(paper: Paper, impl: str) -> tuple[str, Path]:
         return path.stem, path.resolve()
     names = ", ".join(available) or "none"
     raise UsageError(f"{paper.id} has no implementation {impl!r} (available: {names}, or a path to a .py file)")
+
+
+def needs_reference_code(impl_name: str) -> bool:
+    """The reference adapter runs the authors' checkout; the other implementations do not."""
+    return impl_name == "reference"
 
 
 def parse_seeds(text: str) -> list[int]:

@@ -9,7 +9,7 @@ from tabulate import tabulate
 
 from repro.compare import ClaimResult
 from repro.manifest import Paper
-from repro.plan import RunSpec
+from repro.plan import RunSpec, needs_reference_code
 
 
 def to_json(data: Any) -> str:
@@ -81,6 +81,17 @@ def paper_json(paper: Paper) -> dict:
     }}
 
 
+def fetched_text(paper: Paper, source_dir, data: dict) -> str:
+    lines = [f"reference: {paper.reference.repo} @ {paper.reference.commit}", f"  checkout: {source_dir}"]
+    lines += [f"data {name}: {path}" for name, path in data.items()] or ["data: none (generated in code, or not needed)"]
+    return "\n".join(lines)
+
+
+def fetched_json(paper: Paper, source_dir, data: dict) -> dict:
+    return {"paper": paper.id, "reference": {"repo": paper.reference.repo, "commit": paper.reference.commit,
+            "checkout": str(source_dir)}, "data": {name: str(path) for name, path in data.items()}}
+
+
 # ------------------------------------------------------------------------- plans
 
 
@@ -95,7 +106,14 @@ def plan_table(paper: Paper, specs: list[RunSpec]) -> str:
         f"{len(specs)} runs (expected ~{profile.expected_seconds:g} s on 2 cores)"
     )
     table = tabulate(rows, headers=["#", "setting", "seed", "impl", "device", "threads", "config vs defaults"])
-    return f"{head}\n{table}\n(dry run: nothing was run)"
+    inputs = []
+    if needs_reference_code(specs[0].impl):
+        from repro.fetch.repository import is_fetched
+
+        state = "cached" if is_fetched(paper.reference.repo, paper.reference.commit) else "to be fetched"
+        inputs.append(f"reference code: {paper.reference.repo} @ {paper.reference.commit[:12]} ({state})")
+    inputs += [f"data: {artifact.name} ({artifact.size:,} bytes)" for artifact in paper.data]
+    return "\n".join([head, table, *inputs, "(dry run: nothing was run or fetched)"])
 
 
 def _config_changes(paper: Paper, spec: RunSpec) -> str:

@@ -91,6 +91,8 @@ def work(run_dir: Path) -> None:
             work_dir=work_dir,
             cache_dir=cache_dir,
             threads=spec.threads,
+            source_dir=Path(spec.source_dir) if spec.source_dir else None,
+            data={name: Path(path) for name, path in spec.data.items()},
             _events=events,
         )
         metrics = check_metrics(module.run(dict(spec.config), ctx))
