@@ -75,6 +75,31 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a folder of pre-seeded data files to use instead of downloading (or REPRO_DATA_DIR)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
+    p = commands.add_parser(
+        "baseline",
+        help="run a profile and store its metrics in baselines/ (what `repro regress` compares with)",
+        description="Run the profile on the CPU, one torch thread a run (deterministic, and the same "
+        "on every machine), and write baselines/PAPER/IMPL-PROFILE.yml: every run's metrics, the "
+        "environment that made them and a tolerance per metric. Commit the file.",
+    )
+    p.add_argument("paper", help="paper id, e.g. mnist1d")
+    p.add_argument("--impl", default="reimpl", help="implementation (default reimpl)")
+    p.add_argument("--profile", default="quick", help="profile (default quick, the one `repro regress` runs)")
+    p.add_argument("--json", action="store_true", help="print the baseline as JSON")
+
+    p = commands.add_parser(
+        "regress",
+        help="rerun the quick profiles and compare with the stored baselines (CI's regression check)",
+        description="For every paper (or those named) and every implementation that runs offline, run "
+        "the quick profile and compare each metric with baselines/: PASS, FAIL or IMPROVED. IMPROVED "
+        "fails too: a better number must be accepted on purpose, with the command printed.",
+        epilog="exit codes: 0 all PASS; 1 a FAIL, IMPROVED or missing baseline; 3 a run crashed.",
+    )
+    p.add_argument("papers", nargs="*", metavar="PAPER", help="paper ids (default: the whole catalog)")
+    output = p.add_mutually_exclusive_group()
+    output.add_argument("--json", action="store_true", help="machine-readable output")
+    output.add_argument("--md", action="store_true", help="markdown, for a CI job summary")
+
     p = commands.add_parser("runs", help="list recorded runs, or `runs show RUN_ID` for one record")
     p.add_argument("args", nargs="*", metavar="PAPER | show RUN_ID")
     p.add_argument("--json", action="store_true", help="machine-readable output")
@@ -175,6 +200,32 @@ def cmd_fetch(args) -> int:
     return 0
 
 
+def cmd_baseline(args) -> int:
+    from repro import report
+    from repro.baselines import make_baseline
+
+    data, path, outcome = make_baseline(args.paper, args.impl, args.profile, show_progress=True)
+    if args.json:
+        print(report.to_json(data))
+    else:
+        print(f"wrote {path} ({len(data['runs'])} runs); commit it so CI compares against it")
+    return 0
+
+
+def cmd_regress(args) -> int:
+    from repro import report
+    from repro.baselines import regress
+
+    regression = regress(args.papers or None, show_progress=True)
+    if args.json:
+        print(report.to_json(report.regress_json(regression)))
+    elif args.md:
+        print(report.regress_markdown(regression))
+    else:
+        print(report.regress_text(regression))
+    return regression.exit_code
+
+
 def cmd_runs(args) -> int:
     from repro import records, report
     from repro.errors import UsageError
@@ -202,5 +253,6 @@ def cmd_schema(args) -> int:
 
 
 COMMANDS = {
-    "list": cmd_list, "show": cmd_show, "fetch": cmd_fetch, "run": cmd_run, "runs": cmd_runs, "schema": cmd_schema,
+    "list": cmd_list, "show": cmd_show, "fetch": cmd_fetch, "run": cmd_run, "runs": cmd_runs,
+    "baseline": cmd_baseline, "regress": cmd_regress, "schema": cmd_schema,
 }

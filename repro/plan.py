@@ -143,8 +143,13 @@ def plan_runs(
     device: str = "auto",
     jobs: int = 1,
     timeout_s: float | None = None,
+    threads: int | None = None,
 ) -> list[RunSpec]:
-    """One RunSpec per distinct claim setting and seed, in claim order."""
+    """One RunSpec per distinct claim setting and seed, in claim order.
+
+    Each run gets `threads` torch threads, by default cores / jobs. Numbers depend on the
+    thread count (the order of floating-point sums), so baselines fix it at 1.
+    """
     if profile not in paper.profiles:
         raise UsageError(f"{paper.id} has no profile {profile!r} (profiles: {', '.join(paper.profiles)})")
     if device not in ("cpu", "cuda", "auto"):
@@ -157,7 +162,9 @@ def plan_runs(
     chosen = paper.profiles[profile]
     seeds = seeds if seeds is not None else chosen.seed_list()
     overrides = overrides or {}
-    threads = max(1, (os.cpu_count() or 1) // jobs)
+    if threads is not None and threads < 1:
+        raise UsageError("threads per run must be at least 1")
+    threads = threads or max(1, (os.cpu_count() or 1) // jobs)
     batch_id = time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(2)
 
     settings: dict[str, dict] = {}

@@ -259,3 +259,44 @@ def record_text(record: dict) -> str:
     if record.get("log_tail"):
         lines += ["  log tail:", *("    " + line for line in record["log_tail"].splitlines())]
     return "\n".join(lines)
+
+
+# ----------------------------------------------------------------- regressions
+
+
+def _regress_rows(regression) -> list[list]:
+    def number(value):
+        return "-" if value is None else f"{value:.6g}"
+
+    return [
+        [r.paper, r.impl, r.setting, "-" if r.seed is None else r.seed, r.metric, number(r.baseline),
+         number(r.measured), "-" if r.delta is None else f"{r.delta:+.6g}", number(r.tolerance), r.status, r.note]
+        for r in regression.rows
+    ]
+
+
+REGRESS_HEADERS = ["paper", "impl", "setting", "seed", "metric", "baseline", "measured", "delta", "tolerance", "status", "note"]
+
+
+def regress_text(regression, tablefmt: str = "simple") -> str:
+    lines = [tabulate(_regress_rows(regression), headers=REGRESS_HEADERS, tablefmt=tablefmt, disable_numparse=True)]
+    statuses = [r.status for r in regression.rows]
+    summary = ", ".join(f"{statuses.count(s)} {s}" for s in dict.fromkeys(statuses)) or "nothing to check"
+    lines.append(f"\n{summary}")
+    if any(s == "IMPROVED" for s in statuses):
+        lines.append("IMPROVED fails on purpose: a better number must be accepted on purpose.")
+    if regression.updates:
+        lines.append("If the change is intended, update the baseline(s) and commit them:")
+        lines += [f"    {command}" for command in regression.updates]
+    return "\n".join(lines)
+
+
+def regress_markdown(regression) -> str:
+    verdict = "passed" if regression.exit_code == 0 else "FAILED"
+    return f"## repro regress: {verdict}\n\n" + regress_text(regression, tablefmt="github").replace(
+        "\n    repro", "\n\n    repro", 1)
+
+
+def regress_json(regression) -> dict:
+    return {"exit_code": regression.exit_code, "rows": [r.to_dict() for r in regression.rows],
+            "updates": regression.updates}

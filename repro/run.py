@@ -42,6 +42,7 @@ def reproduce(
     timeout_s: float | None = None,
     show_progress: bool = False,
     data_dir: Path | None = None,
+    threads: int | None = None,
 ) -> Outcome:
     """Run the planned runs of one paper (an id or a loaded Paper) and compare them with its claims.
 
@@ -50,7 +51,7 @@ def reproduce(
     paper = load_paper(paper) if isinstance(paper, str) else paper
     specs = plan_runs(
         paper, impl=impl, profile=profile, seeds=seeds, overrides=overrides,
-        claim_ids=claim_ids, device=device, jobs=jobs, timeout_s=timeout_s,
+        claim_ids=claim_ids, device=device, jobs=jobs, timeout_s=timeout_s, threads=threads,
     )  # every option is checked before anything is fetched
     source_dir, data = fetch_inputs(
         paper, code=needs_reference_code(specs[0].impl), seed_dir=data_dir, show_progress=show_progress

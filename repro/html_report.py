@@ -1,0 +1,327 @@
+"""A static HTML report of the recorded runs: index.html and its PNG plots in one folder.
+
+The page needs no server, no JavaScript and nothing from the network (no external URLs,
+fonts or scripts), so it can be opened from disk, attached to an issue or published as a
+CI artifact. Every text that comes from a manifest or a record is HTML-escaped.
+
+What it shows, per paper and implementation, is that implementation's latest batch of runs
+(one `repro run`, grouped by spec.batch_id): the latest batch of the `full` profile when
+there is one, else the latest batch of any profile, and the table names the profile.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from repro import __version__
+from repro.compare import ClaimResult, compare_claims
+from repro.errors import ManifestError
+from repro.manifest import Claim, Paper, load_paper, paper_ids as catalog_ids
+from repro.records import list_records
+
+PREFERRED_PROFILE = "full"  # the paper's protocol in every manifest of the catalog
+
+VERDICT_CLASSES = {
+    "REPRODUCED": "v-reproduced",
+    "BETTER": "v-better",
+    "WORSE": "v-worse",
+    "INCONCLUSIVE": "v-inconclusive",
+    "NO RESULT": "v-noresult",
+}
+
+VERDICT_MEANINGS = [
+    ("REPRODUCED", "the mean lies within the tolerance of the reported value"),
+    ("BETTER", "outside the tolerance, better, and so is the whole 95% interval (with one seed: the mean alone)"),
+    ("WORSE", "outside the tolerance, worse, and so is the whole 95% interval (with one seed: the mean alone)"),
+    ("INCONCLUSIVE", "the mean is outside, but its 95% t-interval still reaches the tolerance band: run more seeds"),
+    ("NO RESULT", "no run of that claim's setting finished"),
+]
+
+STYLE = """
+body { font-family: system-ui, -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; margin: 2em auto;
+       max-width: 1150px; padding: 0 1em; color: #222; line-height: 1.4; }
+h1 { margin-bottom: 0.2em; } h2 { margin-top: 2em; border-bottom: 2px solid #ddd; padding-bottom: 0.2em; }
+h3 { margin-top: 1.5em; }
+table { border-collapse: collapse; margin: 0.6em 0; font-size: 0.92em; }
+th, td { border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: left; vertical-align: top; }
+th { background: #f2f2f2; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+.verdict { font-weight: 600; white-space: nowrap; }
+.v-reproduced { background: #d4edda; color: #155724; }
+.v-better { background: #cce5ff; color: #004085; }
+.v-worse { background: #f8d7da; color: #721c24; }
+.v-inconclusive { background: #fff3cd; color: #856404; }
+.v-noresult { background: #e2e3e5; color: #383d41; }
+span.verdict { display: inline-block; padding: 0.05em 0.4em; margin: 0.1em 0; border-radius: 3px; }
+.meta, .note, .muted { color: #555; } .note { font-size: 0.9em; margin: 0.2em 0; }
+code { font-size: 0.95em; background: #f6f6f6; padding: 0 0.2em; }
+.plots { display: flex; flex-wrap: wrap; gap: 1em; }
+figure { margin: 0.4em 0 1em 0; flex: 1 1 520px; max-width: 700px; }
+figcaption { color: #555; font-size: 0.88em; }
+img { width: 100%; height: auto; border: 1px solid #eee; }
+.nowrap { white-space: nowrap; }
+footer { margin-top: 3em; color: #777; font-size: 0.85em; }
+"""
+
+
+@dataclass
+class Batch:
+    """One implementation's runs of one `repro run`, and the verdicts they give."""
+
+    impl: str
+    batch_id: str
+    profile: str
+    started: str  # the latest start among its runs
+    records: list[dict]
+    claims: list[Claim]  # the claims whose setting the batch ran
+    results: list[ClaimResult]
+
+
+def latest_batches(paper: Paper, records: list[dict]) -> dict[str, Batch]:
+    """The batch each implementation is judged by: its latest `full` batch, else its latest batch.
+
+    The claims a batch covered are those whose setting it ran (records do not keep the
+    --claims list; a claim that shares a run setting was measured by those runs anyway).
+    """
+    by_impl: dict[str, dict[str, list[dict]]] = {}
+    for record in records:
+        spec = record["spec"]
+        by_impl.setdefault(spec["impl"], {}).setdefault(spec["batch_id"], []).append(record)
+    batches = {}
+    for impl, groups in by_impl.items():
+        # full before any other profile, then the latest; the batch id (a timestamp) breaks ties
+        batch_id = max(groups, key=lambda b: (groups[b][0]["spec"]["profile"] == PREFERRED_PROFILE,
+                                              _started(groups[b]), b))
+        runs = groups[batch_id]
+        labels = {r["spec"]["setting_label"] for r in runs}
+        claims = [claim for claim in paper.claims if claim.setting_label in labels]
+        batches[impl] = Batch(
+            impl=impl,
+            batch_id=batch_id,
+            profile=runs[0]["spec"]["profile"],
+            started=_started(runs),
+            records=runs,
+            claims=claims,
+            results=compare_claims(claims, runs),
+        )
+    return dict(sorted(batches.items(), key=lambda item: _impl_order(item[0])))
+
+
+def write_report(paper_ids: list[str] | None, out_dir: Path) -> Path:
+    """Write out_dir/index.html and its PNG plots from the runs recorded under $REPRO_HOME.
+
+    `paper_ids` None means every paper of the catalog; an unknown id raises UsageError.
+    Returns the path of index.html.
+    """
+    from repro.plots import plot_claim
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    explicit = paper_ids is not None
+    ids = list(paper_ids) if explicit else catalog_ids()
+
+    papers: list[tuple[str, Paper | None, str | None, dict[str, Batch]]] = []  # id, paper, error, batches
+    for paper_id in ids:
+        try:
+            paper = load_paper(paper_id)
+        except ManifestError as exc:
+            if explicit:
+                raise
+            papers.append((paper_id, None, f"{len(exc.problems)} problem(s) in its manifest", {}))
+            continue
+        papers.append((paper_id, paper, None, latest_batches(paper, list_records(paper_id))))
+
+    generated = _when(datetime.now(timezone.utc).isoformat())
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        "<title>repro report</title>",
+        f"<style>{STYLE}</style></head><body>",
+        "<h1>repro report</h1>",
+        f'<p class="meta">generated {_e(generated)} by repro {_e(__version__)}; '
+        "each implementation is judged by its latest batch of runs (a batch of the full profile "
+        "when there is one).</p>",
+        "<h2>Catalog status</h2>",
+        _catalog_table(papers),
+        _verdict_legend(),
+    ]
+    for paper_id, paper, error, batches in papers:
+        if paper is not None:
+            parts.append(_paper_section(paper, batches, out_dir, plot_claim))
+    parts.append(f"<footer>generated {_e(generated)} by repro {_e(__version__)}</footer>")
+    parts.append("</body></html>")
+
+    index = out_dir / "index.html"
+    tmp = out_dir / ".index.html.tmp"
+    tmp.write_text("\n".join(parts) + "\n", encoding="utf-8")
+    tmp.replace(index)
+    return index
+
+
+# --------------------------------------------------------------------------- parts
+
+
+def _e(value: object) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _started(records: list[dict]) -> str:
+    """When a batch ran: the latest start among its runs (ISO 8601 UTC sorts as text)."""
+    return max(r.get("started") or "" for r in records)
+
+
+def _when(iso: str) -> str:
+    """'2026-11-27T15:07:02+00:00' -> '2026-11-27 15:07:02 UTC' (the text as it is if unparsable)."""
+    try:
+        moment = datetime.fromisoformat(iso)
+    except ValueError:
+        return iso or "?"
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(timezone.utc)
+    return moment.strftime("%Y-%m-%d %H:%M:%S") + (" UTC" if moment.tzinfo is not None else "")
+
+
+def _impl_order(name: str) -> tuple:
+    return ({"reference": 0, "reimpl": 1}.get(name, 2), name)
+
+
+def _profile_text(paper: Paper, batch: Batch) -> str:
+    profile = paper.profiles.get(batch.profile)
+    if profile is None:
+        return f"{batch.profile} (no longer in the manifest)"
+    return batch.profile if profile.paper_protocol else f"{batch.profile} (not the paper's protocol)"
+
+
+def _verdict_span(verdict: str, claim_id: str | None = None) -> str:
+    label = f"{claim_id}: {verdict}" if claim_id else verdict
+    attr = f' data-claim="{_e(claim_id)}"' if claim_id else ""
+    return f'<span class="verdict {VERDICT_CLASSES[verdict]}"{attr}>{_e(label)}</span>'
+
+
+def _run_counts(records: list[dict]) -> str:
+    counts: dict[str, int] = {}
+    for record in records:
+        counts[record["status"]] = counts.get(record["status"], 0) + 1
+    return ", ".join(f"{n} {status}" for status, n in counts.items())
+
+
+def _catalog_table(papers) -> str:
+    rows = []
+    for paper_id, paper, error, batches in papers:
+        anchor = f'<a href="#paper-{_e(paper_id)}">{_e(paper_id)}</a>' if paper is not None else _e(paper_id)
+        if error is not None:
+            rows.append(f'<tr data-paper="{_e(paper_id)}"><td>{anchor}</td><td colspan="4" class="muted">'
+                        f"{_e(error)} (<code>repro show {_e(paper_id)}</code>)</td></tr>")
+        elif not batches:
+            rows.append(f'<tr data-paper="{_e(paper_id)}"><td>{anchor}</td><td colspan="4" class="muted">no runs</td></tr>')
+        for impl, batch in batches.items():
+            verdicts = " ".join(_verdict_span(c.verdict, c.claim_id) for c in batch.results) or "-"
+            rows.append(
+                f'<tr data-paper="{_e(paper_id)}" data-impl="{_e(impl)}" data-profile="{_e(batch.profile)}">'
+                f"<td>{anchor}</td><td>{_e(impl)}</td><td>{_e(_profile_text(paper, batch))}</td>"
+                f'<td><span class="nowrap">{_e(_when(batch.started))}</span><br>'
+                f'<span class="muted">{_e(_run_counts(batch.records))}</span></td>'
+                f"<td>{verdicts}</td></tr>"
+            )
+    head = "<tr><th>paper</th><th>implementation</th><th>profile</th><th>latest batch</th><th>verdicts</th></tr>"
+    return f'<table class="catalog">\n{head}\n' + "\n".join(rows) + "\n</table>"
+
+
+def _verdict_legend() -> str:
+    rows = "".join(f"<tr><td>{_verdict_span(v)}</td><td>{_e(meaning)}</td></tr>" for v, meaning in VERDICT_MEANINGS)
+    return f'<table class="legend"><tr><th>verdict</th><th>meaning</th></tr>{rows}</table>'
+
+
+def _measured(result: ClaimResult) -> str:
+    """The same text as the terminal table: mean ± sd (n=...)."""
+    s = result.stats
+    if s is None:
+        return "-"
+    if s.sd is None:
+        return f"{s.mean:.2f} (n=1)"
+    return f"{s.mean:.2f} ± {s.sd:.2f} (n={s.n})"
+
+
+def _paper_section(paper: Paper, batches: dict[str, Batch], out_dir: Path, plot_claim) -> str:
+    year = "" if str(paper.year) in paper.venue else f" ({paper.year})"
+    arxiv = f", arXiv:{paper.arxiv}" if paper.arxiv else ""
+    parts = [
+        f'<section id="paper-{_e(paper.id)}">',
+        f'<h2 class="paper-title">{_e(paper.title)} <span class="muted">({_e(paper.id)})</span></h2>',
+        f'<p class="meta">{_e(", ".join(paper.authors))} — {_e(paper.venue)}{_e(year)}{_e(arxiv)}<br>',
+        f"reference: <code>{_e(paper.reference.repo)}</code> @ <code>{_e(paper.reference.commit)}</code></p>",
+    ]
+    if not batches:
+        parts.append('<p class="muted">no runs recorded (<code>repro run ' + _e(paper.id) + "</code>)</p>")
+    for impl, batch in batches.items():
+        parts.append(_batch_table(paper, batch))
+
+    parts.append("<h3>Claims against the runs</h3>")
+    parts.append('<div class="plots">')
+    for claim in paper.claims:
+        runs = {impl: [r for r in b.records if r["spec"]["setting_label"] == claim.setting_label]
+                for impl, b in batches.items()}
+        runs = {impl: records for impl, records in runs.items() if records}
+        caption = (f"{claim.id}: {claim.description or claim.metric} — reported {claim.reported:g} "
+                   f"{claim.tolerance.describe()} ({claim.source}); setting {claim.setting_label}")
+        if not runs:
+            parts.append(f'<figure class="claim-plot" data-claim="{_e(claim.id)}"><figcaption>{_e(caption)}: '
+                         "no runs of this setting.</figcaption></figure>")
+            continue
+        image = plot_claim(claim, runs, out_dir / f"{paper.id}--{claim.id}.png")
+        shown = ", ".join(f"{impl} ({batches[impl].profile})" for impl in runs)
+        parts.append(
+            f'<figure class="claim-plot" data-claim="{_e(claim.id)}">'
+            f'<img src="{_e(image.name)}" alt="{_e(claim.id)}: {_e(claim.metric)} over steps">'
+            f"<figcaption>{_e(caption)}. Runs: {_e(shown)}.</figcaption></figure>"
+        )
+    parts.append("</div></section>")
+    return "\n".join(parts)
+
+
+def _batch_table(paper: Paper, batch: Batch) -> str:
+    profile = paper.profiles.get(batch.profile)
+    overrides = batch.records[0]["spec"].get("overrides") or {}
+    changed = "".join(f", --set {key}={value}" for key, value in overrides.items())
+    parts = [
+        f'<h3>Implementation {_e(batch.impl)} — profile {_e(batch.profile)}{_e(changed)}</h3>',
+        f'<p class="meta">batch {_e(batch.batch_id)}, started {_e(_when(batch.started))}; runs: '
+        f"{_e(_run_counts(batch.records))}</p>",
+    ]
+    rows = []
+    for c in batch.results:
+        reported = f"{c.reported:g}" + (f" ± {c.reported_sd:g}" if c.reported_sd is not None else "")
+        delta = f"{c.delta:+.2f}" if c.delta is not None else "-"
+        rows.append(
+            f"<tr><td>{_e(c.claim_id)}</td><td>{_e(c.source)}</td><td class=\"num\">{_e(reported)}</td>"
+            f"<td class=\"num\">{_e(_measured(c))}</td><td class=\"num\">{_e(delta)}</td>"
+            f"<td class=\"num\">{_e(c.tolerance)}</td>"
+            f'<td class="verdict {VERDICT_CLASSES[c.verdict]}">{_e(c.verdict)}</td></tr>'
+        )
+    head = ("<tr><th>claim</th><th>where in the paper</th><th>reported</th><th>measured</th><th>delta</th>"
+            "<th>tolerance</th><th>verdict</th></tr>")
+    parts.append(f'<table class="verdicts" data-impl="{_e(batch.impl)}">\n{head}\n' + "\n".join(rows) + "\n</table>")
+
+    notes = []
+    if profile is None:
+        notes.append(f"profile '{batch.profile}' is no longer in the manifest.")
+    elif not profile.paper_protocol:
+        notes.append(f"profile '{batch.profile}' is not the paper's protocol, so it cannot confirm the paper's "
+                     f"numbers (`repro show {paper.id}` says how it differs); --profile full can.")
+    elif overrides:
+        notes.append("--set changed the paper's protocol; these verdicts cannot confirm the paper's numbers.")
+    if any(c.stats is not None and c.stats.n == 1 for c in batch.results):
+        notes.append("n=1 has no confidence interval; BETTER/WORSE with one seed may be seed noise.")
+    if any(c.verdict == "INCONCLUSIVE" for c in batch.results):
+        notes.append("INCONCLUSIVE means the 95% interval still reaches the tolerance band: run more seeds.")
+    for record in batch.records:
+        if record["status"] != "ok":
+            spec = record["spec"]
+            notes.append(f"run {record['run_id']} ({spec['setting_label']}, seed {spec['seed']}) {record['status']}: "
+                         f"{record.get('error')}; full log: {record.get('log_path')}")
+    parts += [f'<p class="note">note: {_e(note)}</p>' for note in notes]
+    return "\n".join(parts)

@@ -1,0 +1,132 @@
+"""PNG plots of recorded runs: one run's learning curves, and one claim's runs against the paper.
+
+matplotlib is imported on first use, never at import time, so `repro --help` stays fast.
+The figures are drawn with matplotlib's object API on an Agg canvas, not through pyplot:
+no GUI backend is ever chosen, no global figure list grows (nothing to close), and a
+caller that uses pyplot itself keeps its own backend.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+# Fixed colours for the two implementations every paper may have; students get the rest in
+# name order, so one implementation keeps its colour across the claims of a report.
+IMPL_COLOURS = {"reference": "tab:purple", "reimpl": "tab:blue"}
+OTHER_COLOURS = ["tab:orange", "tab:green", "tab:red", "tab:brown", "tab:pink", "tab:olive", "tab:cyan", "tab:gray"]
+DPI = 100
+
+_matplotlib: dict[str, Any] = {}  # Figure and FigureCanvasAgg, once imported
+
+
+def _new_figure(width: float, height: float):
+    """A Figure on an Agg canvas (matplotlib imported once per process, on first use)."""
+    if not _matplotlib:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+
+        _matplotlib.update(Figure=Figure, Canvas=FigureCanvasAgg)
+    figure = _matplotlib["Figure"](figsize=(width, height), dpi=DPI, layout="constrained")
+    _matplotlib["Canvas"](figure)
+    return figure
+
+
+def _save(figure, path: Path) -> Path:
+    """Write the PNG to a temp file beside `path` and rename it, so no reader sees half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        figure.savefig(tmp, format="png", dpi=DPI)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _points(curve: list) -> tuple[list[float], list[float]]:
+    """Steps and values of a [[step, value], ...] curve; non-finite values become gaps (NaN)."""
+    steps, values = [], []
+    for step, value in curve:
+        steps.append(step)
+        finite = isinstance(value, (int, float)) and math.isfinite(value)
+        values.append(float(value) if finite else math.nan)
+    return steps, values
+
+
+def impl_colours(impls: list[str]) -> dict[str, str]:
+    """A colour per implementation name: fixed for reference and reimpl, the rest in name order."""
+    others = sorted(name for name in impls if name not in IMPL_COLOURS)
+    colours = {name: OTHER_COLOURS[i % len(OTHER_COLOURS)] for i, name in enumerate(others)}
+    return {name: IMPL_COLOURS.get(name) or colours[name] for name in impls}
+
+
+def plot_run(record: dict, path: Path) -> Path | None:
+    """The learning curves of one run record as a PNG: one row per metric, step on x.
+
+    Returns the path written, or None (and writes nothing) when the record has no curves.
+    """
+    curves = {name: curve for name, curve in (record.get("curves") or {}).items() if curve}
+    if not curves:
+        return None
+    spec = record["spec"]
+    figure = _new_figure(6, 2.5 * len(curves) + 0.4)
+    axes = figure.subplots(len(curves), 1, sharex=True, squeeze=False)[:, 0]
+    for ax, (name, curve) in zip(axes, curves.items()):
+        steps, values = _points(curve)
+        ax.plot(steps, values, color="tab:blue", linewidth=1.2, marker="o" if len(steps) <= 30 else None, markersize=3)
+        ax.set_ylabel(name)
+        ax.grid(True, alpha=0.3)
+    axes[-1].set_xlabel("step")
+    figure.suptitle(
+        f"{record['run_id']}\n{spec['setting_label']}, seed {spec['seed']}, {record['status']}", fontsize=9
+    )
+    return _save(figure, path)
+
+
+def plot_claim(claim, runs_by_impl: dict[str, list[dict]], path: Path) -> Path:
+    """One claim's metric over steps for every run of its setting, one colour per implementation,
+    against the reported value (dashed line) and its tolerance band (shaded).
+
+    `claim` is a manifest.Claim; runs of other settings in `runs_by_impl` are left out. Each
+    run's final metric is drawn as a dot at its last step, so a run that logs no curve of
+    the metric (only returns it) still shows.
+    """
+    band = claim.tolerance.band(claim.reported)
+    colours = impl_colours(list(runs_by_impl))
+    figure = _new_figure(7, 3.6)
+    ax = figure.subplots()
+    ax.axhspan(claim.reported - band, claim.reported + band, color="tab:green", alpha=0.15,
+               label=f"tolerance {claim.tolerance.describe()}")
+    ax.axhline(claim.reported, color="black", linestyle="--", linewidth=1.2, label=f"reported {claim.reported:g}")
+
+    plotted = 0
+    for impl, records in runs_by_impl.items():
+        runs = [r for r in records if r["spec"]["setting_label"] == claim.setting_label]
+        for record in runs:
+            curve = (record.get("curves") or {}).get(claim.metric) or []
+            steps, values = _points(curve)
+            if steps:
+                ax.plot(steps, values, color=colours[impl], linewidth=1.1, alpha=0.75)
+            final = record.get("metrics", {}).get(claim.metric)
+            if isinstance(final, (int, float)) and math.isfinite(final):
+                last_steps = [curve[-1][0] for curve in (record.get("curves") or {}).values() if curve]
+                ax.plot([steps[-1] if steps else max(last_steps, default=0)], [final], color=colours[impl],
+                        marker="o", markersize=5, linestyle="none")
+        if runs:
+            plotted += 1
+            ok = sum(r["status"] == "ok" for r in runs)
+            ax.plot([], [], color=colours[impl], marker="o", markersize=5, label=f"{impl} ({ok}/{len(runs)} runs ok)")
+    if not plotted:
+        ax.text(0.5, 0.5, "no runs of this setting", transform=ax.transAxes, ha="center", va="center", color="gray")
+
+    ax.set_xlabel("step")
+    ax.set_ylabel(claim.metric)
+    ax.grid(True, alpha=0.3)
+    ax.set_title(f"{claim.id} ({claim.setting_label}): {claim.metric}, {claim.direction} is better", fontsize=10)
+    ax.legend(fontsize=8, loc="best", framealpha=0.85)
+    return _save(figure, path)
