@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from repro.errors import RunFailed
+from repro.errors import RunFailed, UsageError
 from repro.manifest import Paper, load_paper, paper_ids
 
 BASELINE_PROFILE = "quick"
@@ -68,7 +68,8 @@ def baseline_from_records(paper: Paper, impl: str, profile: str, records: list[d
                         "`repro runs show RUN_ID` shows why")
     environment = records[0].get("environment") or {}
     runs = [
-        {"setting": r["spec"]["setting_label"], "seed": r["spec"]["seed"], "metrics": dict(sorted(r["metrics"].items()))}
+        {"setting": r["spec"]["setting_label"], "seed": r["spec"]["seed"], "config": r["spec"]["config"],
+         "metrics": dict(sorted(r["metrics"].items()))}
         for r in records
     ]
     return {
@@ -230,3 +231,26 @@ def regress(paper_list: list[str] | None = None, *, show_progress: bool = False)
             if any(row.status != PASS for row in new_rows):
                 updates.append(update_command(paper.id, impl))
     return Regression(rows, updates, crashed)
+
+
+def baseline_as_record(record: dict) -> dict:
+    """The stored baseline run matching `record` (same paper, impl, profile, setting, seed),
+    shaped like a run record so that `repro diff RUN --baseline` can compare the two."""
+    spec = record["spec"]
+    path = baseline_path(spec["paper"], spec["impl"], spec["profile"])
+    if not path.is_file():
+        raise UsageError(f"no baseline {path}; `{update_command(spec['paper'], spec['impl'], spec['profile'])}` makes one")
+    baseline = load_baseline(path)
+    for run in baseline["runs"]:
+        if run["setting"] == spec["setting_label"] and run["seed"] == spec["seed"]:
+            return {
+                "run_id": f"baseline {path.name} ({run['setting']}, seed {run['seed']})",
+                "status": "ok",
+                "started": baseline["created"],
+                "spec": {"paper": baseline["paper"], "impl": baseline["impl"], "profile": baseline["profile"],
+                         "setting_label": run["setting"], "seed": run["seed"], "threads": baseline["threads_per_run"],
+                         "config": run.get("config")},
+                "metrics": run["metrics"],
+                "environment": baseline["environment"],
+            }
+    raise UsageError(f"{path} has no run of {spec['setting_label']} with seed {spec['seed']}")

@@ -100,6 +100,36 @@ def build_parser() -> argparse.ArgumentParser:
     output.add_argument("--json", action="store_true", help="machine-readable output")
     output.add_argument("--md", action="store_true", help="markdown, for a CI job summary")
 
+    p = commands.add_parser(
+        "diff",
+        help="what differs between two runs (metrics, config, environment), or a run and its baseline",
+        description="The answer to 'it doesn't reproduce and I don't know why': metric deltas, then "
+        "the config keys, spec fields and environment (torch, device, threads, CPU/GPU, reference "
+        "commit, data hashes) that differ.",
+    )
+    p.add_argument("run_a", metavar="RUN_A", help="a run id (a unique prefix is enough)")
+    p.add_argument("run_b", metavar="RUN_B", nargs="?", help="another run id")
+    p.add_argument("--baseline", action="store_true", help="compare RUN_A with its stored baseline instead")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+    p = commands.add_parser("export", help="a paper's claims and latest results as model-card metadata")
+    p.add_argument("paper", help="paper id, e.g. mnist1d")
+    p.add_argument("--format", default="model-index", choices=["model-index"],
+                   help="model-index: the Hugging Face model card's front-matter format")
+    p.add_argument("--impl", help="only this implementation (a model card describes one model)")
+    p.add_argument("-o", "--output", type=Path, metavar="FILE", help="write to FILE instead of stdout")
+
+    p = commands.add_parser(
+        "report",
+        help="write a static HTML report: catalog status, verdict tables, curves per claim",
+        description="Write DIR/index.html (and its PNG plots) from the recorded runs: the status of "
+        "every paper x implementation, each paper's verdict tables, and per claim the curves of every "
+        "implementation with the paper's number and tolerance band. No server needed.",
+    )
+    p.add_argument("papers", nargs="*", metavar="PAPER", help="paper ids (default: the whole catalog)")
+    p.add_argument("-o", "--output", type=Path, default=Path("repro-report"), metavar="DIR",
+                   help="output folder (default ./repro-report)")
+
     p = commands.add_parser("runs", help="list recorded runs, or `runs show RUN_ID` for one record")
     p.add_argument("args", nargs="*", metavar="PAPER | show RUN_ID")
     p.add_argument("--json", action="store_true", help="machine-readable output")
@@ -226,6 +256,55 @@ def cmd_regress(args) -> int:
     return regression.exit_code
 
 
+def cmd_diff(args) -> int:
+    from repro import report
+    from repro.diff import diff_json, diff_runs, diff_text
+    from repro.errors import UsageError
+    from repro.records import load_record
+
+    if bool(args.run_b) == args.baseline:
+        raise UsageError("give RUN_A and RUN_B, or RUN_A --baseline")
+    first = load_record(args.run_a)
+    if args.baseline:  # the baseline is the old side: deltas read as "this run minus its baseline"
+        from repro.baselines import baseline_as_record
+
+        first, second = baseline_as_record(first), first
+    else:
+        second = load_record(args.run_b)
+    difference = diff_runs(first, second)
+    print(report.to_json(diff_json(difference)) if args.json else diff_text(difference))
+    return 0
+
+
+def cmd_export(args) -> int:
+    from repro.errors import UsageError
+    from repro.export import model_index, to_yaml
+    from repro.manifest import load_paper
+    from repro.records import list_records
+
+    paper = load_paper(args.paper)
+    records = [r for r in list_records(paper.id) if args.impl is None or r["spec"]["impl"] == args.impl]
+    data = model_index(paper, records)
+    if not data["model-index"]:
+        raise UsageError(f"no finished runs of {paper.id}" + (f" with --impl {args.impl}" if args.impl else "")
+                         + f" to export; `repro run {paper.id}` first")
+    text = to_yaml(data)
+    if args.output:
+        args.output.write_text(text, encoding="utf-8")
+        print(f"wrote {args.output}", file=sys.stderr)
+    else:
+        print(text, end="")
+    return 0
+
+
+def cmd_report(args) -> int:
+    from repro.html_report import write_report
+
+    index = write_report(args.papers or None, args.output)
+    print(f"wrote {index}")
+    return 0
+
+
 def cmd_runs(args) -> int:
     from repro import records, report
     from repro.errors import UsageError
@@ -254,5 +333,6 @@ def cmd_schema(args) -> int:
 
 COMMANDS = {
     "list": cmd_list, "show": cmd_show, "fetch": cmd_fetch, "run": cmd_run, "runs": cmd_runs,
-    "baseline": cmd_baseline, "regress": cmd_regress, "schema": cmd_schema,
+    "baseline": cmd_baseline, "regress": cmd_regress, "diff": cmd_diff, "export": cmd_export,
+    "report": cmd_report, "schema": cmd_schema,
 }

@@ -123,15 +123,17 @@ class RunDiff:
         }
         return {section: names for section, names in found.items() if names}
 
-    def missing(self) -> dict[str, list[str]]:
-        """'a' / 'b' -> the fields that side did not record (where the other did)."""
-        found: dict[str, list[str]] = {"a": [], "b": []}
+    def missing(self) -> dict[str, dict[str, list[str]]]:
+        """'a' / 'b' -> section -> the fields that side did not record (where the other did)."""
+        found: dict[str, dict[str, list[str]]] = {"a": {}, "b": {}}
         if self.status_differs and MISSING in self.statuses:
-            found["a" if self.statuses[0] is MISSING else "b"].append("status")
-        for change in [*self.spec, *self.config, *self.environment]:
-            if change.kind == MISSING_KIND:
-                found["a" if change.a is MISSING else "b"].append(change.name)
-        return {side: names for side, names in found.items() if names}
+            found["a" if self.statuses[0] is MISSING else "b"]["status"] = ["status"]
+        for section, changes in (("spec", self.spec), ("config", self.config), ("environment", self.environment)):
+            for change in changes:
+                if change.kind == MISSING_KIND:
+                    side = "a" if change.a is MISSING else "b"
+                    found[side].setdefault(section, []).append(change.name)
+        return {side: sections for side, sections in found.items() if sections}
 
     @property
     def identical(self) -> bool:
@@ -286,8 +288,11 @@ def summary_line(d: RunDiff) -> str:
         else:
             parts.append(f"{section} ({_names(names)})")
     line = "differs in: " + ", ".join(parts) if parts else "no differences"
-    for side, names in d.missing().items():
-        line += f"; not recorded in {side}: {_names(names)}"
+    for side, sections in d.missing().items():
+        described = [
+            section if names == [section] else f"{section} ({_names(names)})" for section, names in sections.items()
+        ]
+        line += f"; not recorded in {side}: " + ", ".join(described)
     return line
 
 

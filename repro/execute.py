@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import time
 from datetime import datetime, timezone
 
 from repro.plan import RunSpec
+from repro.plots import plot_run
 from repro.progress import Progress
 from repro.records import (
     curves_from_events,
@@ -117,6 +119,10 @@ class _Worker:
             log_tail=log_tail(self.log_path) if status != "ok" else "",
         )
         save_record(record)
+        try:  # a picture of the curves beside the record; a plotting problem must not fail the run
+            plot_run(record, self.dir / "curves.png")
+        except Exception as exc:  # noqa: BLE001
+            print(f"warning: no curve plot for {self.spec.run_id}: {exc!r}", file=sys.stderr)
         return record
 
     def _record(self, status: str) -> dict:

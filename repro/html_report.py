@@ -45,7 +45,7 @@ body { font-family: system-ui, -apple-system, "Segoe UI", Helvetica, Arial, sans
        max-width: 1150px; padding: 0 1em; color: #222; line-height: 1.4; }
 h1 { margin-bottom: 0.2em; } h2 { margin-top: 2em; border-bottom: 2px solid #ddd; padding-bottom: 0.2em; }
 h3 { margin-top: 1.5em; }
-table { border-collapse: collapse; margin: 0.6em 0; font-size: 0.92em; }
+table { border-collapse: collapse; margin: 0.8em 0; font-size: 0.92em; }
 th, td { border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: left; vertical-align: top; }
 th { background: #f2f2f2; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
@@ -123,6 +123,10 @@ def write_report(paper_ids: list[str] | None, out_dir: Path) -> Path:
     explicit = paper_ids is not None
     ids = list(paper_ids) if explicit else catalog_ids()
 
+    records_by_paper: dict[str, list[dict]] = {}
+    for record in list_records():  # read once, not once per paper
+        records_by_paper.setdefault(record["spec"]["paper"], []).append(record)
+
     papers: list[tuple[str, Paper | None, str | None, dict[str, Batch]]] = []  # id, paper, error, batches
     for paper_id in ids:
         try:
@@ -132,7 +136,7 @@ def write_report(paper_ids: list[str] | None, out_dir: Path) -> Path:
                 raise
             papers.append((paper_id, None, f"{len(exc.problems)} problem(s) in its manifest", {}))
             continue
-        papers.append((paper_id, paper, None, latest_batches(paper, list_records(paper_id))))
+        papers.append((paper_id, paper, None, latest_batches(paper, records_by_paper.get(paper_id, []))))
 
     generated = _when(datetime.now(timezone.utc).isoformat())
     parts = [
@@ -220,6 +224,8 @@ def _catalog_table(papers) -> str:
             rows.append(f'<tr data-paper="{_e(paper_id)}"><td>{anchor}</td><td colspan="4" class="muted">no runs</td></tr>')
         for impl, batch in batches.items():
             verdicts = " ".join(_verdict_span(c.verdict, c.claim_id) for c in batch.results) or "-"
+            if len(batch.claims) < len(paper.claims):
+                verdicts += f' <span class="muted">({len(batch.claims)} of {len(paper.claims)} claims)</span>'
             rows.append(
                 f'<tr data-paper="{_e(paper_id)}" data-impl="{_e(impl)}" data-profile="{_e(batch.profile)}">'
                 f"<td>{anchor}</td><td>{_e(impl)}</td><td>{_e(_profile_text(paper, batch))}</td>"
@@ -256,7 +262,8 @@ def _paper_section(paper: Paper, batches: dict[str, Batch], out_dir: Path, plot_
         f"reference: <code>{_e(paper.reference.repo)}</code> @ <code>{_e(paper.reference.commit)}</code></p>",
     ]
     if not batches:
-        parts.append('<p class="muted">no runs recorded (<code>repro run ' + _e(paper.id) + "</code>)</p>")
+        parts.append(f'<p class="muted">no runs recorded (<code>repro run {_e(paper.id)}</code>)</p></section>')
+        return "\n".join(parts)
     for impl, batch in batches.items():
         parts.append(_batch_table(paper, batch))
 
@@ -314,6 +321,10 @@ def _batch_table(paper: Paper, batch: Batch) -> str:
                      f"numbers (`repro show {paper.id}` says how it differs); --profile full can.")
     elif overrides:
         notes.append("--set changed the paper's protocol; these verdicts cannot confirm the paper's numbers.")
+    missing = [claim.id for claim in paper.claims if claim not in batch.claims]
+    if missing:
+        notes.append(f"this batch did not run {', '.join(missing)}; older batches may have "
+                     f"(`repro runs {paper.id}` lists them).")
     if any(c.stats is not None and c.stats.n == 1 for c in batch.results):
         notes.append("n=1 has no confidence interval; BETTER/WORSE with one seed may be seed noise.")
     if any(c.verdict == "INCONCLUSIVE" for c in batch.results):

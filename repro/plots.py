@@ -27,11 +27,17 @@ def _new_figure(width: float, height: float):
     if not _matplotlib:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
+        from matplotlib.ticker import MaxNLocator
 
-        _matplotlib.update(Figure=Figure, Canvas=FigureCanvasAgg)
+        _matplotlib.update(Figure=Figure, Canvas=FigureCanvasAgg, MaxNLocator=MaxNLocator)
     figure = _matplotlib["Figure"](figsize=(width, height), dpi=DPI, layout="constrained")
     _matplotlib["Canvas"](figure)
     return figure
+
+
+def _integer_ticks():
+    """Steps are whole numbers: ticks at 1, 2 or 5 times a power of ten (not at 2.5 or 800)."""
+    return _matplotlib["MaxNLocator"](integer=True, steps=[1, 2, 5, 10])
 
 
 def _save(figure, path: Path) -> Path:
@@ -82,6 +88,7 @@ def plot_run(record: dict, path: Path) -> Path | None:
         ax.set_ylabel(name)
         ax.grid(True, alpha=0.3)
     axes[-1].set_xlabel("step")
+    axes[-1].xaxis.set_major_locator(_integer_ticks())
     figure.suptitle(
         f"{record['run_id']}\n{spec['setting_label']}, seed {spec['seed']}, {record['status']}", fontsize=9
     )
@@ -125,6 +132,7 @@ def plot_claim(claim, runs_by_impl: dict[str, list[dict]], path: Path) -> Path:
         ax.text(0.5, 0.5, "no runs of this setting", transform=ax.transAxes, ha="center", va="center", color="gray")
 
     ax.set_xlabel("step")
+    ax.xaxis.set_major_locator(_integer_ticks())
     ax.set_ylabel(claim.metric)
     ax.grid(True, alpha=0.3)
     ax.set_title(f"{claim.id} ({claim.setting_label}): {claim.metric}, {claim.direction} is better", fontsize=10)

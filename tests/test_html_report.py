@@ -166,7 +166,7 @@ def test_latest_batch_prefers_the_full_profile(tiny_papers):
     assert list(batches) == ["reimpl", "alice"]
     assert batches["reimpl"].batch_id == "b2" and batches["reimpl"].profile == "full"  # not the later quick b3
     assert batches["alice"].batch_id == "b5"  # no full batch: the latest
-    assert [c.claim_id for c in batches["reimpl"].claims] == ["a_score"]  # b_score's setting was not run
+    assert [c.id for c in batches["reimpl"].claims] == ["a_score"]  # b_score's setting was not run
     assert [c.verdict for c in batches["alice"].results] == ["WORSE"]
 
 

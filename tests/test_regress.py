@@ -70,3 +70,21 @@ def test_missing_baseline_and_crashing_runs(tiny_papers, repro_home, baselines):
     assert all(row["status"] == "FAIL" for row in json.loads(crashed.stdout)["rows"])
     refused = run_repro("baseline", "tiny")
     assert refused.returncode == 3 and "not writing a baseline" in refused.stderr
+
+
+def test_diff_and_export_through_the_cli(tiny_papers, repro_home, baselines):
+    assert run_repro("baseline", "tiny").returncode == 0
+    set_default(tiny_papers, "score", 1.25)
+    assert run_repro("run", "tiny", "--claims", "a_score").returncode == 0  # 1.25: BETTER than 1.0 ± 0.1
+    (latest,) = [r for r in json.loads(run_repro("runs", "tiny", "--json").stdout) if r["metrics"].get("score") == 1.25]
+    against_baseline = run_repro("diff", latest["run_id"], "--baseline")
+    assert against_baseline.returncode == 0, against_baseline.stderr
+    assert "score" in against_baseline.stdout and "+0.25" in against_baseline.stdout
+    assert "changed" in against_baseline.stdout  # config: score 1.0 -> 1.25
+    assert run_repro("diff", latest["run_id"]).returncode == 2  # neither RUN_B nor --baseline
+
+    exported = run_repro("export", "tiny", "--impl", "reimpl")
+    assert exported.returncode == 0, exported.stderr
+    entries = yaml.safe_load(exported.stdout)["model-index"]
+    assert {entry["name"] for entry in entries} == {"tiny/a (reimpl)", "tiny/b (reimpl)"}
+    assert run_repro("export", "tiny", "--impl", "nobody").returncode == 2
