@@ -13,6 +13,7 @@ import os
 import signal
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 
 from repro.plan import RunSpec
@@ -119,10 +120,6 @@ class _Worker:
             log_tail=log_tail(self.log_path) if status != "ok" else "",
         )
         save_record(record)
-        try:  # a picture of the curves beside the record; a plotting problem must not fail the run
-            plot_run(record, self.dir / "curves.png")
-        except Exception as exc:  # noqa: BLE001
-            print(f"warning: no curve plot for {self.spec.run_id}: {exc!r}", file=sys.stderr)
         return record
 
     def _record(self, status: str) -> dict:
@@ -164,6 +161,7 @@ def execute(specs: list[RunSpec], jobs: int = 1, progress: Progress | None = Non
     """
     progress = progress or Progress(total_runs=len(specs), enabled=False)
     context = worker_context()
+    plotter = ThreadPoolExecutor(max_workers=1)  # curve plots, drawn while the next runs train
     pending = list(enumerate(specs, start=1))
     running: list[_Worker] = []
     records: dict[int, dict] = {}
@@ -185,6 +183,7 @@ def execute(specs: list[RunSpec], jobs: int = 1, progress: Progress | None = Non
                     running.remove(worker)
                     records[worker.index] = worker.finish()
                     progress.finished(worker.index, records[worker.index])
+                    plotter.submit(_plot, records[worker.index], worker.dir / "curves.png")
     except BaseException as exc:  # Ctrl-C, or a bug in the harness: never leave workers behind
         stopped = []
         for worker in running:
@@ -194,12 +193,23 @@ def execute(specs: list[RunSpec], jobs: int = 1, progress: Progress | None = Non
             worker.stop("interrupted", f"stopped by {why}")
             stopped.append(worker.finish())
             progress.finished(worker.index, stopped[-1])
+            plotter.submit(_plot, stopped[-1], worker.dir / "curves.png")
+        plotter.shutdown(wait=True)
         progress.close()
         if isinstance(exc, KeyboardInterrupt):
             raise Interrupted(stopped) from None
         raise
+    plotter.shutdown(wait=True)
     progress.close()
     return [records[i] for i in sorted(records)]
+
+
+def _plot(record: dict, path) -> None:
+    """A picture of the curves beside the record; a plotting problem must not fail the run."""
+    try:
+        plot_run(record, path)
+    except Exception as exc:  # noqa: BLE001
+        print(f"warning: no curve plot for {record['run_id']}: {exc!r}", file=sys.stderr)
 
 
 def _signal_group(pid: int, sig: int) -> None:

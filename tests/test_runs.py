@@ -45,6 +45,8 @@ def test_successful_run_records_everything(tiny_papers, repro_home):
     assert env["torch"] and env["python"] and env["cpu"] and env["device"] == "cpu"
     assert env["reference_commit"] == "0123456789abcdef0123456789abcdef01234567"
     assert record["duration_s"] > record["train_s"] >= 0 and record["finished"]
+    plot = repro_home / "runs" / record["run_id"] / "curves.png"
+    assert plot.read_bytes().startswith(b"\x89PNG")  # every record gets a picture of its curves
 
 
 def test_seeding_is_per_run_and_repeatable(tiny_papers, repro_home):
@@ -72,6 +74,7 @@ def test_crash_leaves_a_record_with_the_log_tail(tiny_papers, repro_home):
     assert "ZeroDivisionError" in record["error"]
     assert "1 / 0" in record["log_tail"]
     assert record["curves"]["loss"][-1] == [3, 1 / 3]  # what it logged before dying is kept
+    assert (repro_home / "runs" / record["run_id"] / "curves.png").exists()
     assert not (repro_home / "runs" / record["run_id"] / "result.json").exists()
 
 
