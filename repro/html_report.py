@@ -21,6 +21,7 @@ from repro.compare import ClaimResult, compare_claims
 from repro.errors import ManifestError
 from repro.manifest import Claim, Paper, load_paper, paper_ids as catalog_ids
 from repro.records import list_records
+from repro.report import measured_text, verdict_notes
 
 PREFERRED_PROFILE = "full"  # the paper's protocol in every manifest of the catalog
 
@@ -242,16 +243,6 @@ def _verdict_legend() -> str:
     return f'<table class="legend"><tr><th>verdict</th><th>meaning</th></tr>{rows}</table>'
 
 
-def _measured(result: ClaimResult) -> str:
-    """The same text as the terminal table: mean ± sd (n=...)."""
-    s = result.stats
-    if s is None:
-        return "-"
-    if s.sd is None:
-        return f"{s.mean:.2f} (n=1)"
-    return f"{s.mean:.2f} ± {s.sd:.2f} (n={s.n})"
-
-
 def _paper_section(paper: Paper, batches: dict[str, Batch], out_dir: Path, plot_claim) -> str:
     year = "" if str(paper.year) in paper.venue else f" ({paper.year})"
     arxiv = f", arXiv:{paper.arxiv}" if paper.arxiv else ""
@@ -291,7 +282,6 @@ def _paper_section(paper: Paper, batches: dict[str, Batch], out_dir: Path, plot_
 
 
 def _batch_table(paper: Paper, batch: Batch) -> str:
-    profile = paper.profiles.get(batch.profile)
     overrides = batch.records[0]["spec"].get("overrides") or {}
     changed = "".join(f", --set {key}={value}" for key, value in overrides.items())
     parts = [
@@ -305,7 +295,7 @@ def _batch_table(paper: Paper, batch: Batch) -> str:
         delta = f"{c.delta:+.2f}" if c.delta is not None else "-"
         rows.append(
             f"<tr><td>{_e(c.claim_id)}</td><td>{_e(c.source)}</td><td class=\"num\">{_e(reported)}</td>"
-            f"<td class=\"num\">{_e(_measured(c))}</td><td class=\"num\">{_e(delta)}</td>"
+            f"<td class=\"num\">{_e(measured_text(c))}</td><td class=\"num\">{_e(delta)}</td>"
             f"<td class=\"num\">{_e(c.tolerance)}</td>"
             f'<td class="verdict {VERDICT_CLASSES[c.verdict]}">{_e(c.verdict)}</td></tr>'
         )
@@ -313,22 +303,11 @@ def _batch_table(paper: Paper, batch: Batch) -> str:
             "<th>tolerance</th><th>verdict</th></tr>")
     parts.append(f'<table class="verdicts" data-impl="{_e(batch.impl)}">\n{head}\n' + "\n".join(rows) + "\n</table>")
 
-    notes = []
-    if profile is None:
-        notes.append(f"profile '{batch.profile}' is no longer in the manifest.")
-    elif not profile.paper_protocol:
-        notes.append(f"profile '{batch.profile}' is not the paper's protocol, so it cannot confirm the paper's "
-                     f"numbers (`repro show {paper.id}` says how it differs); --profile full can.")
-    elif overrides:
-        notes.append("--set changed the paper's protocol; these verdicts cannot confirm the paper's numbers.")
+    notes = verdict_notes(paper, batch.profile, overrides, batch.results)
     missing = [claim.id for claim in paper.claims if claim not in batch.claims]
     if missing:
         notes.append(f"this batch did not run {', '.join(missing)}; older batches may have "
                      f"(`repro runs {paper.id}` lists them).")
-    if any(c.stats is not None and c.stats.n == 1 for c in batch.results):
-        notes.append("n=1 has no confidence interval; BETTER/WORSE with one seed may be seed noise.")
-    if any(c.verdict == "INCONCLUSIVE" for c in batch.results):
-        notes.append("INCONCLUSIVE means the 95% interval still reaches the tolerance band: run more seeds.")
     for record in batch.records:
         if record["status"] != "ok":
             spec = record["spec"]

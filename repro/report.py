@@ -124,7 +124,8 @@ def _config_changes(paper: Paper, spec: RunSpec) -> str:
 # ---------------------------------------------------------------------- verdicts
 
 
-def _measured(result: ClaimResult) -> str:
+def measured_text(result: ClaimResult) -> str:
+    """'mean ± sd (n=...)', as every verdict table shows it."""
     s = result.stats
     if s is None:
         return "-"
@@ -133,14 +134,32 @@ def _measured(result: ClaimResult) -> str:
     return f"{s.mean:.2f} ± {s.sd:.2f} (n={s.n})"
 
 
+def verdict_notes(paper: Paper, profile_name: str, overrides: dict, results: list[ClaimResult]) -> list[str]:
+    """What a reader must know to read a verdict table right (terminal and HTML alike)."""
+    profile = paper.profiles.get(profile_name)
+    notes = []
+    if profile is None:
+        notes.append(f"profile '{profile_name}' is no longer in the manifest.")
+    elif not profile.paper_protocol:
+        notes.append(f"profile '{profile_name}' is not the paper's protocol, so it cannot confirm the paper's "
+                     f"numbers (`repro show {paper.id}` says how it differs); --profile full can.")
+    elif overrides:
+        notes.append("--set changed the paper's protocol; these verdicts cannot confirm the paper's numbers.")
+    if any(c.stats is not None and c.stats.n == 1 for c in results):
+        notes.append("n=1 has no confidence interval; BETTER/WORSE with one seed may be seed noise.")
+    if any(c.verdict == "INCONCLUSIVE" for c in results):
+        notes.append("INCONCLUSIVE means the 95% interval still reaches the tolerance band: run more seeds.")
+    return notes
+
+
 def verdict_table(outcome) -> str:
-    paper, profile = outcome.paper, outcome.paper.profiles[outcome.profile]
+    paper = outcome.paper
     rows = [
         [
             c.claim_id,
             c.source,
             f"{c.reported:g}" + (f" ± {c.reported_sd:g}" if c.reported_sd is not None else ""),
-            _measured(c),
+            measured_text(c),
             f"{c.delta:+.2f}" if c.delta is not None else "-",
             c.tolerance,
             c.verdict,
@@ -158,17 +177,7 @@ def verdict_table(outcome) -> str:
             maxcolwidths=[None, 32, None, None, None, None, None],
         ),
     ]
-    if not profile.paper_protocol:
-        lines.append(
-            f"note: profile '{outcome.profile}' is not the paper's protocol, so it cannot confirm the paper's "
-            f"numbers (`repro show {paper.id}` says how it differs); --profile full can."
-        )
-    elif overrides:
-        lines.append("note: --set changed the paper's protocol; these verdicts cannot confirm the paper's numbers.")
-    if any(c.stats is not None and c.stats.n == 1 for c in outcome.claims):
-        lines.append("note: n=1 has no confidence interval; BETTER/WORSE with one seed may be seed noise.")
-    if any(c.verdict == "INCONCLUSIVE" for c in outcome.claims):
-        lines.append("note: INCONCLUSIVE means the 95% interval still reaches the tolerance band: run more seeds.")
+    lines += [f"note: {note}" for note in verdict_notes(paper, outcome.profile, overrides, outcome.claims)]
     failed = [r for r in outcome.records if r["status"] != "ok"]
     for record in failed:
         spec = record["spec"]
@@ -243,11 +252,11 @@ def record_text(record: dict) -> str:
         f"  status:   {record['status']}" + (f" — {record['error']}" if record.get("error") else ""),
         f"  paper:    {spec['paper']}  impl: {spec['impl']} ({spec['impl_path']})",
         f"  profile:  {spec['profile']}  setting: {spec['setting_label']}  seed: {spec['seed']}",
-        f"  config:   " + ", ".join(f"{k}={v}" for k, v in spec["config"].items()),
+        "  config:   " + ", ".join(f"{k}={v}" for k, v in spec["config"].items()),
         f"  started:  {record['started']}  duration: {record.get('duration_s')} s"
         + (f" (in run(): {record['train_s']} s)" if record.get("train_s") is not None else ""),
-        f"  metrics:  " + (", ".join(f"{k}={v:.6g}" for k, v in record["metrics"].items()) or "-"),
-        f"  curves:   " + (", ".join(f"{k} ({len(v)} points)" for k, v in record.get("curves", {}).items()) or "-"),
+        "  metrics:  " + (", ".join(f"{k}={v:.6g}" for k, v in record["metrics"].items()) or "-"),
+        "  curves:   " + (", ".join(f"{k} ({len(v)} points)" for k, v in record.get("curves", {}).items()) or "-"),
         f"  device:   {env.get('device', '?')}  threads: {env.get('torch_threads', '?')}",
         f"  env:      python {env.get('python', '?')}, torch {env.get('torch', '?')}, "
         f"cuda {env.get('cuda')}, gpus {env.get('gpus') or '-'}, cpu {env.get('cpu', '?')}",
