@@ -130,6 +130,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", type=Path, default=Path("repro-report"), metavar="DIR",
                    help="output folder (default ./repro-report)")
 
+    p = commands.add_parser(
+        "check",
+        help="check a student's implementation against the reference, stage by stage",
+        description="Stages, stopping at the first that fails: interface, structure (shapes and "
+        "parameter counts per claim setting), forward (the reference's weights in your model: same "
+        "outputs; the first differing layer is named), step (two training steps: same losses and "
+        "updates), overfit (one small batch to near-zero loss), quick (the quick profile against the "
+        "reference's baseline) and, with --full, the paper's claims. Each stage prints what it "
+        "compared and, when it fails, the likely causes.",
+        epilog="exit codes: 0 every stage passed; 1 a stage failed; 2 usage error.",
+    )
+    p.add_argument("paper", help="paper id, e.g. mnist1d")
+    p.add_argument("--impl", required=True, help="the student's implementation: a name in students/ or a .py path")
+    p.add_argument("--against", default="reimpl", help="the reference implementation (default reimpl)")
+    p.add_argument("--full", action="store_true", help="also run the full profile against the paper's claims")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+    p = commands.add_parser("impl", help="`impl new PAPER --name NAME`: start a student's implementation")
+    p.add_argument("action", choices=["new"], help="new: write papers/PAPER/students/NAME.py with TODOs")
+    p.add_argument("paper", help="paper id, e.g. mnist1d")
+    p.add_argument("--name", required=True, help="your name, as the implementation's name (e.g. alice)")
+    p.add_argument("--path", type=Path, help="write the file here instead of papers/PAPER/students/NAME.py")
+
     p = commands.add_parser("runs", help="list recorded runs, or `runs show RUN_ID` for one record")
     p.add_argument("args", nargs="*", metavar="PAPER | show RUN_ID")
     p.add_argument("--json", action="store_true", help="machine-readable output")
@@ -305,6 +328,29 @@ def cmd_report(args) -> int:
     return 0
 
 
+def cmd_check(args) -> int:
+    from repro import report
+    from repro.check import check
+    from repro.manifest import load_paper
+
+    paper = load_paper(args.paper)
+    stages = check(paper, args.impl, against=args.against, full=args.full, show_progress=not args.json)
+    print(report.to_json([s.to_dict() for s in stages]) if args.json else report.check_text(stages, args.full))
+    return 0 if all(stage.passed for stage in stages) else 1
+
+
+def cmd_impl(args) -> int:
+    from repro.manifest import load_paper
+    from repro.students import new_student_impl
+
+    paper = load_paper(args.paper)
+    path = new_student_impl(paper, args.name, args.path)
+    impl = args.name if args.path is None else str(path)
+    print(f"wrote {path}\nnext: fill in the TODOs, then\n"
+          f"    repro check {paper.id} --impl {impl}\n    repro run {paper.id} --impl {impl}")
+    return 0
+
+
 def cmd_runs(args) -> int:
     from repro import records, report
     from repro.errors import UsageError
@@ -334,5 +380,5 @@ def cmd_schema(args) -> int:
 COMMANDS = {
     "list": cmd_list, "show": cmd_show, "fetch": cmd_fetch, "run": cmd_run, "runs": cmd_runs,
     "baseline": cmd_baseline, "regress": cmd_regress, "diff": cmd_diff, "export": cmd_export,
-    "report": cmd_report, "schema": cmd_schema,
+    "report": cmd_report, "check": cmd_check, "impl": cmd_impl, "schema": cmd_schema,
 }

@@ -309,3 +309,26 @@ def regress_markdown(regression) -> str:
 def regress_json(regression) -> dict:
     return {"exit_code": regression.exit_code, "rows": [r.to_dict() for r in regression.rows],
             "updates": regression.updates}
+
+
+# ---------------------------------------------------------------------- checks
+
+STAGE_ORDER = ["interface", "structure", "forward", "step", "overfit", "quick", "full"]
+
+
+def check_text(stages, full: bool) -> str:
+    planned = STAGE_ORDER if full else STAGE_ORDER[:-1]
+    lines = []
+    for number, stage in enumerate(stages, start=1):
+        lines.append(f"stage {number}/{len(planned)} {stage.name}: {'PASS' if stage.passed else 'FAIL'}")
+        lines += [f"    {detail}" for detail in stage.details]
+        if stage.hints:
+            lines.append("  likely causes:")
+            lines += [f"    - {hint}" for hint in stage.hints]
+    if all(stage.passed for stage in stages):
+        lines.append("every stage passed" + ("" if full else "; --full also checks the paper's claims"))
+    else:
+        skipped = planned[len(stages):]
+        if skipped:
+            lines.append(f"not run until this passes: {', '.join(skipped)}")
+    return "\n".join(lines)

@@ -7,7 +7,8 @@ benchmark (about 5k-15k parameters each). The data comes from the official gener
 `mnist1d.data.make_dataset`, with the default arguments.
 
 Read from top to bottom: data, the four models, training, and `run` (the entry point
-the harness calls with the merged config and a RunContext).
+the harness calls with the merged config and a RunContext). `build_model`, `make_optimizer`
+and `train_step` are also what `repro check` compares a student's version against.
 """
 
 from __future__ import annotations
@@ -124,6 +125,19 @@ def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
     return 100.0 * correct / len(y)
 
 
+def make_optimizer(model: nn.Module, cfg: dict) -> torch.optim.Optimizer:
+    return torch.optim.Adam(model.parameters(), lr=cfg["learning_rate"])
+
+
+def train_step(model: nn.Module, optimizer: torch.optim.Optimizer, xb: torch.Tensor, yb: torch.Tensor) -> float:
+    """One update on a batch; returns the batch's loss before the update."""
+    loss = F.cross_entropy(model(xb), yb)  # mean over the batch, on raw logits
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    return loss.item()
+
+
 def run(cfg: dict, ctx) -> dict[str, float]:
     data = load_data(ctx.cache_dir)
     x = torch.tensor(data["x"], dtype=torch.float32, device=ctx.device)  # (4000, 40)
@@ -132,19 +146,16 @@ def run(cfg: dict, ctx) -> dict[str, float]:
     y_test = torch.tensor(data["y_test"], dtype=torch.long, device=ctx.device)  # (1000,)
 
     model = build_model(cfg).to(ctx.device)  # initialised from the seed the worker set
-    optimizer = torch.optim.Adam(model.parameters(), lr=cfg["learning_rate"])
+    optimizer = make_optimizer(model, cfg)
     steps, batch, eval_every = cfg["total_steps"], cfg["batch_size"], cfg["eval_every"]
     ctx.expect_steps(steps)
 
     for step in range(1, steps + 1):
         start = ((step - 1) * batch) % len(x)  # batches in order, wrapping around the set
         xb, yb = x[start : start + batch], y[start : start + batch]  # (batch, 40), (batch,)
-        loss = F.cross_entropy(model(xb), yb)  # mean over the batch, on raw logits
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
+        loss = train_step(model, optimizer, xb, yb)
         if step % eval_every == 0 or step == steps:
-            ctx.log(step, train_loss=loss.item(), test_acc=accuracy(model, x_test, y_test))
+            ctx.log(step, train_loss=loss, test_acc=accuracy(model, x_test, y_test))
 
     return {
         "test_acc": accuracy(model, x_test, y_test),

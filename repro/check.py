@@ -1,0 +1,345 @@
+"""`repro check PAPER --impl NAME`: a student's implementation against the reference, stage by stage.
+
+A final accuracy 20 points off says nothing about where the mistake is; these stages do,
+stopping at the first that fails:
+
+  1 interface   the module imports; build_model, make_optimizer, train_step, run exist
+  2 structure   per claim setting: output shape, parameter count, per-parameter shapes
+  3 forward     the reference's weights loaded into the student's model: same outputs
+                (forward hooks find the first layer whose output differs)
+  4 step        two training steps from the same weights on the same batch: same losses,
+                same updated parameters
+  5 overfit     the student's model drives the loss on one small batch close to zero
+  6 quick       the quick profile's metrics against the reference's baseline, within the
+                claims' tolerances
+  7 full        (--full) the paper's claims
+
+The reference is the project's re-implementation (`--against reimpl`, the default). The
+paper folder's checks.py supplies an example batch, the overfitting target and hints.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import inspect
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from repro.errors import UsageError
+from repro.manifest import Paper
+from repro.plan import resolve_impl
+
+REQUIRED = {"build_model": 1, "make_optimizer": 2, "train_step": 4, "run": 2}
+RTOL, ATOL = 1e-4, 1e-6
+
+
+@dataclass
+class Stage:
+    name: str
+    passed: bool
+    details: list[str] = field(default_factory=list)
+    hints: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {"stage": self.name, "passed": self.passed, "details": self.details, "hints": self.hints}
+
+
+class _Failed(Exception):
+    """Raised inside a stage with the details that show what differs."""
+
+    def __init__(self, *details: str):
+        self.details = list(details)
+
+
+def check(paper: Paper, impl: str, *, against: str = "reimpl", full: bool = False,
+          show_progress: bool = False) -> list[Stage]:
+    """Run the stages in order; the list ends with the first stage that failed."""
+    student_name, student_path = resolve_impl(paper, impl)
+    reference_name, reference_path = resolve_impl(paper, against)
+    if student_path == reference_path:
+        raise UsageError(f"--impl {impl} is the reference itself; check a student's implementation against it")
+    helpers = _load(paper.folder / "checks.py", f"repro_checks_{paper.id}")
+    hints = getattr(helpers, "HINTS", {})
+
+    stages: list[Stage] = []
+    context: dict = {}
+    steps = [
+        ("interface", lambda: _interface(student_path, reference_path, context)),
+        ("structure", lambda: _structure(paper, helpers, context)),
+        ("forward", lambda: _forward(paper, helpers, context)),
+        ("step", lambda: _step(paper, helpers, context)),
+        ("overfit", lambda: _overfit(paper, helpers, context)),
+        ("quick", lambda: _quick(paper, student_path, reference_name, show_progress)),
+    ]
+    if full:
+        steps.append(("full", lambda: _full(paper, student_path, show_progress)))
+    for name, run_stage in steps:
+        try:
+            details = run_stage()
+            stages.append(Stage(name, True, details))
+        except _Failed as failure:
+            stages.append(Stage(name, False, failure.details, hints.get(name, [])))
+            break
+        except Exception as exc:  # noqa: BLE001 - the student's code raised: that fails the stage
+            stages.append(Stage(name, False, [_where(exc)], [
+                "your code raised this: fix the line named above first (NotImplementedError means "
+                "that TODO is not written yet)"]))
+            break
+    return stages
+
+
+def _where(exc: Exception) -> str:
+    """'NotImplementedError: TODO ... (alice.py, line 42, in build_model)': the innermost frame
+    in a file that is not repro's own."""
+    import traceback
+
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if "/repro/" not in f.filename.replace("\\", "/")]
+    where = f" ({Path(frames[-1].filename).name}, line {frames[-1].lineno}, in {frames[-1].name})" if frames else ""
+    return f"{type(exc).__name__}: {exc}{where}"
+
+
+# -------------------------------------------------------------------------- stages
+
+
+def _interface(student_path: Path, reference_path: Path, context: dict) -> list[str]:
+    try:
+        student = _load(student_path, f"repro_student_{student_path.stem}")
+    except Exception as exc:  # noqa: BLE001 - any import error is the student's to see
+        raise _Failed(f"importing {student_path} failed: {type(exc).__name__}: {exc}") from None
+    problems = []
+    for name, count in REQUIRED.items():
+        function = getattr(student, name, None)
+        if not callable(function):
+            problems.append(f"missing: {name}()")
+            continue
+        params = [p for p in inspect.signature(function).parameters.values()
+                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty]
+        if len(params) != count:
+            problems.append(f"{name}{inspect.signature(function)} takes {len(params)} required arguments, expected {count}")
+    if problems:
+        raise _Failed(*problems)
+    context["student"] = student
+    context["reference"] = _load(reference_path, f"repro_reference_{reference_path.stem}")
+    return [f"{student_path.name}: " + ", ".join(f"{name}()" for name in REQUIRED) + " found"]
+
+
+def _structure(paper: Paper, helpers, context: dict) -> list[str]:
+    import torch
+
+    details = []
+    for cfg, label in _settings(paper):
+        student, reference = _models(context, cfg)
+        x, _ = helpers.example_batch(cfg)
+        with torch.no_grad():
+            out_s, out_r = student(x), reference(x)
+        if out_s.shape != out_r.shape:
+            raise _Failed(f"[{label}] output shape {tuple(out_s.shape)} on a batch {tuple(x.shape)}; "
+                          f"the reference gives {tuple(out_r.shape)}")
+        count_s, count_r = _count(student), _count(reference)
+        shapes_s = [(n, tuple(p.shape)) for n, p in student.named_parameters()]
+        shapes_r = [(n, tuple(p.shape)) for n, p in reference.named_parameters()]
+        if count_s != count_r or [s for _, s in shapes_s] != [s for _, s in shapes_r]:
+            lines = [f"[{label}] {count_s} parameters; the reference has {count_r}"]
+            lines += _shape_table(shapes_s, shapes_r)
+            raise _Failed(*lines)
+        details.append(f"[{label}] output {tuple(out_s.shape)}, {count_s} parameters in {len(shapes_s)} tensors: "
+                       "as the reference")
+    return details
+
+
+def _forward(paper: Paper, helpers, context: dict) -> list[str]:
+    import torch
+
+    details = []
+    for cfg, label in _settings(paper):
+        student, reference = _models(context, cfg)
+        _copy_weights(context["student"], student, reference)
+        x, _ = helpers.example_batch(cfg)
+        with torch.no_grad():
+            out_s, out_r = student(x), reference(x)
+        if not torch.allclose(out_s, out_r, rtol=RTOL, atol=ATOL):
+            worst = (out_s - out_r).abs().max().item()
+            raise _Failed(f"[{label}] with the reference's weights, outputs differ (max |difference| {worst:.3g}, "
+                          f"tolerance rtol {RTOL})", *_first_difference(student, reference, x))
+        details.append(f"[{label}] same outputs with the reference's weights (max |difference| "
+                       f"{(out_s - out_r).abs().max().item():.2g})")
+    return details
+
+
+def _step(paper: Paper, helpers, context: dict) -> list[str]:
+    import torch
+
+    details = []
+    for cfg, label in _settings(paper):
+        student, reference = _models(context, cfg)
+        _copy_weights(context["student"], student, reference)
+        opt_s = context["student"].make_optimizer(student, cfg)
+        opt_r = context["reference"].make_optimizer(reference, cfg)
+        x, y = helpers.example_batch(cfg, size=16, seed=1)
+        for step in (1, 2):  # the second step catches gradients that are never zeroed
+            loss_s = float(context["student"].train_step(student, opt_s, x, y))
+            loss_r = float(context["reference"].train_step(reference, opt_r, x, y))
+            if abs(loss_s - loss_r) > RTOL * abs(loss_r) + ATOL:
+                raise _Failed(f"[{label}] step {step}: loss {loss_s:.6g}, the reference's {loss_r:.6g}")
+            for (name, p_s), (_, p_r) in zip(student.named_parameters(), reference.named_parameters()):
+                if not torch.allclose(p_s, p_r, rtol=RTOL, atol=ATOL):
+                    worst = (p_s - p_r).abs().max().item()
+                    raise _Failed(f"[{label}] step {step}: same loss ({loss_s:.6g}) but {name} was updated "
+                                  f"differently (max |difference| {worst:.3g})")
+        details.append(f"[{label}] two steps: same losses ({loss_s:.6g} at step 2) and same updates")
+    return details
+
+
+def _overfit(paper: Paper, helpers, context: dict) -> list[str]:
+    import torch
+
+    target = helpers.OVERFIT
+    details = []
+    for cfg, label in _settings(paper):
+        torch.manual_seed(0)
+        model = context["student"].build_model(cfg)
+        optimizer = context["student"].make_optimizer(model, cfg)
+        x, y = helpers.example_batch(cfg, size=target["examples"], seed=2)
+        first = loss = float(context["student"].train_step(model, optimizer, x, y))
+        for _ in range(target["steps"] - 1):
+            loss = float(context["student"].train_step(model, optimizer, x, y))
+        if not loss < target["target_loss"]:
+            raise _Failed(f"[{label}] after {target['steps']} steps on {target['examples']} examples the loss is "
+                          f"{loss:.4g} (from {first:.4g}); it should fall below {target['target_loss']}")
+        details.append(f"[{label}] loss {first:.3g} -> {loss:.3g} in {target['steps']} steps on one batch")
+    return details
+
+
+def _quick(paper: Paper, student_path: Path, reference_name: str, show_progress: bool) -> list[str]:
+    from repro.baselines import THREADS_PER_RUN, baseline_path, load_baseline
+    from repro.run import reproduce
+
+    path = baseline_path(paper.id, reference_name)
+    if not path.is_file():
+        raise _Failed(f"no baseline of the reference: {path}; `repro baseline {paper.id} --impl {reference_name}`")
+    baseline = load_baseline(path)
+    outcome = reproduce(paper, impl=str(student_path), profile="quick", device="cpu", jobs=os.cpu_count() or 1,
+                        threads=baseline.get("threads_per_run", THREADS_PER_RUN), show_progress=show_progress)
+    measured = {(r["spec"]["setting_label"], r["spec"]["seed"]): r for r in outcome.records}
+    details, failures = [], []
+    for claim in paper.claims:
+        for run in (r for r in baseline["runs"] if r["setting"] == claim.setting_label):
+            record = measured.get((run["setting"], run["seed"]))
+            if record is None or record["status"] != "ok":
+                failures.append(f"[{claim.setting_label}] seed {run['seed']}: the run did not finish "
+                                f"({record['error'] if record else 'missing'}); log: {record and record['log_path']}")
+                continue
+            ours, theirs = record["metrics"].get(claim.metric), run["metrics"][claim.metric]
+            band = claim.tolerance.band(claim.reported)
+            line = (f"[{claim.setting_label}] seed {run['seed']} {claim.metric}: {ours} against the reference's "
+                    f"{theirs} (tolerance ±{band:g})")
+            (details if ours is not None and abs(ours - theirs) <= band else failures).append(line)
+    if failures:
+        raise _Failed(*failures, *details)
+    return details
+
+
+def _full(paper: Paper, student_path: Path, show_progress: bool) -> list[str]:
+    from repro.report import verdict_table
+    from repro.run import reproduce
+
+    outcome = reproduce(paper, impl=str(student_path), profile="full", device="cpu",
+                        jobs=os.cpu_count() or 1, show_progress=show_progress)
+    table = verdict_table(outcome).splitlines()
+    if outcome.exit_code != 0:
+        raise _Failed(*table)
+    return table
+
+
+# ------------------------------------------------------------------------- helpers
+
+
+def _load(path: Path, name: str):
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise UsageError(f"cannot import {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.path.insert(0, str(path.parent))
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(path.parent))
+    return module
+
+
+def _settings(paper: Paper) -> list[tuple[dict, str]]:
+    """One config per distinct claim setting, with the quick profile's overrides."""
+    seen = {}
+    for claim in paper.claims:
+        cfg = {**paper.config, **paper.profiles["quick"].config, **claim.setting}
+        seen.setdefault(claim.setting_label, cfg)
+    return [(cfg, label) for label, cfg in seen.items()]
+
+
+def _models(context: dict, cfg: dict):
+    """The student's and the reference's model for cfg, each initialised from seed 0."""
+    import torch
+
+    torch.manual_seed(0)
+    student = context["student"].build_model(cfg)
+    torch.manual_seed(0)
+    reference = context["reference"].build_model(cfg)
+    return student, reference
+
+
+def _count(model) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def _shape_table(shapes_s: list, shapes_r: list) -> list[str]:
+    lines = ["  #  student                              reference"]
+    for i in range(max(len(shapes_s), len(shapes_r))):
+        left = f"{shapes_s[i][0]} {shapes_s[i][1]}" if i < len(shapes_s) else "-"
+        right = f"{shapes_r[i][0]} {shapes_r[i][1]}" if i < len(shapes_r) else "-"
+        mark = "" if i < len(shapes_s) and i < len(shapes_r) and shapes_s[i][1] == shapes_r[i][1] else "   <- differs"
+        lines.append(f"  {i:<2} {left:<36} {right}{mark}")
+    return lines
+
+
+def _copy_weights(student_module, student, reference) -> None:
+    """The reference's weights into the student's model: through the student's
+    load_reference_weights(model, state_dict) hook if it has one (renamed layers), else by
+    order and shape."""
+    state = reference.state_dict()
+    hook = getattr(student_module, "load_reference_weights", None)
+    if callable(hook):
+        hook(student, state)
+        return
+    targets = student.state_dict()
+    if [tuple(v.shape) for v in targets.values()] != [tuple(v.shape) for v in state.values()]:
+        raise _Failed("cannot match the reference's weights to yours by order and shape; define "
+                      "load_reference_weights(model, state_dict) to map renamed or reordered layers")
+    student.load_state_dict(dict(zip(targets, state.values())))
+
+
+def _first_difference(student, reference, x) -> list[str]:
+    """Forward hooks on the leaf modules of both: the first layer whose output differs."""
+    import torch
+
+    def record(model):
+        outputs, handles = [], []
+        for name, module in model.named_modules():
+            if not list(module.children()):
+                handles.append(module.register_forward_hook(
+                    lambda m, i, o, name=name: outputs.append((name, type(m).__name__, o[0] if isinstance(o, tuple) else o))))
+        with torch.no_grad():
+            model(x)
+        for handle in handles:
+            handle.remove()
+        return outputs
+
+    ours, theirs = record(student), record(reference)
+    previous = "the input"
+    for (name_s, kind_s, out_s), (name_r, kind_r, out_r) in zip(ours, theirs):
+        if out_s.shape != out_r.shape or not torch.allclose(out_s, out_r, rtol=RTOL, atol=ATOL):
+            return [f"outputs agree up to {previous}; {name_s} ({kind_s}) differs from the reference's "
+                    f"{name_r} ({kind_r}): look at what happens between the two (activation, residual, reshape)"]
+        previous = f"{name_s} ({kind_s})"
+    return [f"every layer's output agrees; what differs comes after {previous} (e.g. a final reshape or activation)"]
