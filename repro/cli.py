@@ -147,6 +147,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--full", action="store_true", help="also run the full profile against the paper's claims")
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
+    p = commands.add_parser(
+        "new",
+        help="start a paper folder, papers/<id>/, from its arXiv id (or offline, from its metadata)",
+        description="Write papers/<id>/ (paper.yaml, reference.py, reimpl.py, README.md) with the metadata "
+        "filled in and the rest marked TODO; `repro show <id>` then lists what is left. With --title, "
+        "--authors and --year nothing is fetched.",
+    )
+    p.add_argument("arxiv_id", nargs="?", metavar="ARXIV_ID", help="e.g. 2011.14439 (or arXiv:2011.14439v2, an arxiv.org URL)")
+    p.add_argument("--id", dest="paper_id", help="the paper id and folder name (default: from the title's first words)")
+    p.add_argument("--title", help="the paper's title (offline form)")
+    p.add_argument("--authors", help='comma-separated, e.g. "Sam Greydanus, Dmitry Kobak" (offline form)')
+    p.add_argument("--year", type=int, help="e.g. 2024 (offline form)")
+    p.add_argument("--venue", default="", help="e.g. \"ICML 2024\" (default: arXiv's journal reference, else a TODO)")
+
     p = commands.add_parser("impl", help="`impl new PAPER --name NAME`: start a student's implementation")
     p.add_argument("action", choices=["new"], help="new: write papers/PAPER/students/NAME.py with TODOs")
     p.add_argument("paper", help="paper id, e.g. mnist1d")
@@ -339,6 +353,15 @@ def cmd_check(args) -> int:
     return 0 if all(stage.passed for stage in stages) else 1
 
 
+def cmd_new(args) -> int:
+    from repro.scaffold import describe_new, start_paper
+
+    folder = start_paper(args.arxiv_id, paper_id=args.paper_id, title=args.title, authors=args.authors,
+                         year=args.year, venue=args.venue)
+    print(describe_new(folder))
+    return 0
+
+
 def cmd_impl(args) -> int:
     from repro.manifest import load_paper
     from repro.students import new_student_impl
@@ -380,5 +403,5 @@ def cmd_schema(args) -> int:
 COMMANDS = {
     "list": cmd_list, "show": cmd_show, "fetch": cmd_fetch, "run": cmd_run, "runs": cmd_runs,
     "baseline": cmd_baseline, "regress": cmd_regress, "diff": cmd_diff, "export": cmd_export,
-    "report": cmd_report, "check": cmd_check, "impl": cmd_impl, "schema": cmd_schema,
+    "report": cmd_report, "check": cmd_check, "impl": cmd_impl, "new": cmd_new, "schema": cmd_schema,
 }

@@ -19,6 +19,7 @@ from repro.baselines import (
     load_baseline,
     offline_implementations,
 )
+from repro.errors import ManifestError
 from repro.manifest import load_paper, paper_ids
 from repro.run import reproduce
 
@@ -27,7 +28,10 @@ def catalog() -> list[tuple[str, str]]:
     """Every paper's re-implementation, and any other implementation with a stored baseline."""
     targets = []
     for paper_id in paper_ids():
-        paper = load_paper(paper_id)
+        try:
+            paper = load_paper(paper_id)
+        except ManifestError:  # a paper still being written (`repro new`): `repro show` lists its TODOs
+            continue
         for impl in paper.implementations():
             if impl == "reimpl" or baseline_path(paper_id, impl).exists():
                 targets.append((paper_id, impl))
