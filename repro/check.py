@@ -4,7 +4,8 @@ A final accuracy 20 points off says nothing about where the mistake is; these st
 stopping at the first that fails:
 
   1 interface   the module imports; build_model, make_optimizer, train_step, run exist
-  2 structure   per claim setting: output shape, parameter count, per-parameter shapes
+  2 structure   per claim setting: output shape, parameter count, per-parameter shapes,
+                each layer's output shape (forward hooks)
   3 forward     the reference's weights loaded into the student's model: same outputs
                 (forward hooks find the first layer whose output differs)
   4 step        two training steps from the same weights on the same batch: same losses,
@@ -83,20 +84,22 @@ def check(paper: Paper, impl: str, *, against: str = "reimpl", full: bool = Fals
             stages.append(Stage(name, False, failure.details, hints.get(name, [])))
             break
         except Exception as exc:  # noqa: BLE001 - the student's code raised: that fails the stage
-            stages.append(Stage(name, False, [_where(exc)], [
-                "your code raised this: fix the line named above first (NotImplementedError means "
-                "that TODO is not written yet)"]))
+            raised = ("your code raised this: fix the line named above first (NotImplementedError means "
+                      "that TODO is not written yet)")
+            stages.append(Stage(name, False, [_where(exc, student_path)], [raised, *hints.get(name, [])]))
             break
     return stages
 
 
-def _where(exc: Exception) -> str:
+def _where(exc: Exception, student_path: Path) -> str:
     """'NotImplementedError: TODO ... (alice.py, line 42, in build_model)': the innermost frame
-    in a file that is not repro's own."""
+    in the student's file (else the innermost frame of all)."""
     import traceback
 
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if "/repro/" not in f.filename.replace("\\", "/")]
-    where = f" ({Path(frames[-1].filename).name}, line {frames[-1].lineno}, in {frames[-1].name})" if frames else ""
+    frames = traceback.extract_tb(exc.__traceback__)
+    own = [f for f in frames if Path(f.filename).resolve() == student_path.resolve()]
+    frame = (own or frames or [None])[-1]
+    where = f" ({Path(frame.filename).name}, line {frame.lineno}, in {frame.name})" if frame else ""
     return f"{type(exc).__name__}: {exc}{where}"
 
 
@@ -140,12 +143,23 @@ def _structure(paper: Paper, helpers, context: dict) -> list[str]:
         count_s, count_r = _count(student), _count(reference)
         shapes_s = [(n, tuple(p.shape)) for n, p in student.named_parameters()]
         shapes_r = [(n, tuple(p.shape)) for n, p in reference.named_parameters()]
-        if count_s != count_r or [s for _, s in shapes_s] != [s for _, s in shapes_r]:
-            lines = [f"[{label}] {count_s} parameters; the reference has {count_r}"]
+        same_names = {n for n, _ in shapes_s} == {n for n, _ in shapes_r}
+        if same_names:
+            matches = dict(shapes_s) == dict(shapes_r)
+        else:  # renamed layers: by order, or at least the same shapes in another order
+            matches = sorted(s for _, s in shapes_s) == sorted(s for _, s in shapes_r)
+        if count_s != count_r or not matches:
+            lines = [f"[{label}] {count_s} parameters; the reference has {count_r}" if count_s != count_r
+                     else f"[{label}] {count_s} parameters, as the reference, but shaped differently:"]
             lines += _shape_table(shapes_s, shapes_r)
             raise _Failed(*lines)
-        details.append(f"[{label}] output {tuple(out_s.shape)}, {count_s} parameters in {len(shapes_s)} tensors: "
-                       "as the reference")
+        layers_s, layers_r = _leaf_outputs(student, x), _leaf_outputs(reference, x)
+        for (name_s, kind_s, o_s), (name_r, kind_r, o_r) in zip(layers_s, layers_r):
+            if tuple(o_s.shape) != tuple(o_r.shape):
+                raise _Failed(f"[{label}] {name_s} ({kind_s}) outputs {tuple(o_s.shape)}; the reference's {name_r} "
+                              f"({kind_r}) outputs {tuple(o_r.shape)} on the same batch {tuple(x.shape)}")
+        details.append(f"[{label}] output {tuple(out_s.shape)}, {count_s} parameters in {len(shapes_s)} tensors, "
+                       f"{len(layers_s)} layers' output shapes: as the reference")
     return details
 
 
@@ -178,12 +192,13 @@ def _step(paper: Paper, helpers, context: dict) -> list[str]:
         opt_s = context["student"].make_optimizer(student, cfg)
         opt_r = context["reference"].make_optimizer(reference, cfg)
         x, y = helpers.example_batch(cfg, size=16, seed=1)
+        pairs = _paired_parameters(student, reference)
         for step in (1, 2):  # the second step catches gradients that are never zeroed
             loss_s = float(context["student"].train_step(student, opt_s, x, y))
             loss_r = float(context["reference"].train_step(reference, opt_r, x, y))
             if abs(loss_s - loss_r) > RTOL * abs(loss_r) + ATOL:
                 raise _Failed(f"[{label}] step {step}: loss {loss_s:.6g}, the reference's {loss_r:.6g}")
-            for (name, p_s), (_, p_r) in zip(student.named_parameters(), reference.named_parameters()):
+            for name, p_s, p_r in pairs:
                 if not torch.allclose(p_s, p_r, rtol=RTOL, atol=ATOL):
                     worst = (p_s - p_r).abs().max().item()
                     raise _Failed(f"[{label}] step {step}: same loss ({loss_s:.6g}) but {name} was updated "
@@ -313,32 +328,62 @@ def _copy_weights(student_module, student, reference) -> None:
         hook(student, state)
         return
     targets = student.state_dict()
+    if set(targets) == set(state):  # the same names: by name, whatever the order
+        student.load_state_dict(state)
+        return
     if [tuple(v.shape) for v in targets.values()] != [tuple(v.shape) for v in state.values()]:
         raise _Failed("cannot match the reference's weights to yours by order and shape; define "
                       "load_reference_weights(model, state_dict) to map renamed or reordered layers")
     student.load_state_dict(dict(zip(targets, state.values())))
 
 
+def _paired_parameters(student, reference) -> list[tuple[str, object, object]]:
+    """(name, student's parameter, reference's parameter), paired right after _copy_weights by
+    their identical values, so that renamed, reordered or hook-mapped layers pair correctly."""
+    import torch
+
+    unused = list(reference.parameters())
+    pairs = []
+    for name, p_s in student.named_parameters():
+        match = next((p_r for p_r in unused if p_r.shape == p_s.shape and torch.equal(p_r, p_s)), None)
+        if match is None:
+            raise _Failed(f"after loading the reference's weights, {name} equals none of the reference's "
+                          "parameters; define load_reference_weights(model, state_dict) to map them")
+        unused = [p for p in unused if p is not match]
+        pairs.append((name, p_s, match))
+    return pairs
+
+
+def _leaf_outputs(model, x) -> list[tuple[str, str, object]]:
+    """(name, class, output) of every leaf module, in the order they ran (forward hooks)."""
+    import torch
+
+    outputs, handles = [], []
+    for name, module in model.named_modules():
+        if not list(module.children()):
+            handles.append(module.register_forward_hook(
+                lambda m, i, o, name=name: outputs.append((name, type(m).__name__, o[0] if isinstance(o, tuple) else o))))
+    try:
+        with torch.no_grad():
+            model(x)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return outputs
+
+
 def _first_difference(student, reference, x) -> list[str]:
     """Forward hooks on the leaf modules of both: the first layer whose output differs."""
     import torch
 
-    def record(model):
-        outputs, handles = [], []
-        for name, module in model.named_modules():
-            if not list(module.children()):
-                handles.append(module.register_forward_hook(
-                    lambda m, i, o, name=name: outputs.append((name, type(m).__name__, o[0] if isinstance(o, tuple) else o))))
-        with torch.no_grad():
-            model(x)
-        for handle in handles:
-            handle.remove()
-        return outputs
-
-    ours, theirs = record(student), record(reference)
+    ours, theirs = _leaf_outputs(student, x), _leaf_outputs(reference, x)
     previous = "the input"
     for (name_s, kind_s, out_s), (name_r, kind_r, out_r) in zip(ours, theirs):
-        if out_s.shape != out_r.shape or not torch.allclose(out_s, out_r, rtol=RTOL, atol=ATOL):
+        if out_s.shape != out_r.shape:
+            return [f"outputs agree up to {previous}; {name_s} ({kind_s}) outputs {tuple(out_s.shape)}, the "
+                    f"reference's {name_r} ({kind_r}) {tuple(out_r.shape)}: same weights, other output shape "
+                    "(padding, stride, or how its input was shaped)"]
+        if not torch.allclose(out_s, out_r, rtol=RTOL, atol=ATOL):
             return [f"outputs agree up to {previous}; {name_s} ({kind_s}) differs from the reference's "
                     f"{name_r} ({kind_r}): look at what happens between the two (activation, residual, reshape)"]
         previous = f"{name_s} ({kind_s})"

@@ -253,42 +253,27 @@ def test_reordered_layers_with_load_reference_weights_pass_forward(paper, tmp_pa
     assert forward.passed and "[model=cnn] same outputs" in text_of(forward.details)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "checker bug: _step compares the student's and the reference's parameters by position "
-    "(zip of named_parameters), ignoring load_reference_weights, so a correct CNN whose conv3 is "
-    "created before conv2 fails the step stage ('conv3.weight was updated differently')"))
 def test_reordered_layers_with_load_reference_weights_pass_every_stage(paper, tmp_path, no_quick):
     stages = run_check(paper, variant(tmp_path, "swapped_hook_all", SWAP_CONV2_CONV3, append=HOOK))
     assert [s.name for s in stages] == STAGES and all(s.passed for s in stages), \
         [(s.name, s.details) for s in stages if not s.passed]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "checker bug: weights are copied by order and shape even though every name matches; conv2 "
-    "and conv3 have the same shapes, so the student's conv2 silently gets the reference's conv3 "
-    "weights and a correct model fails forward with 'conv2 (Conv1d) differs ... (activation, "
-    "residual, reshape)' and the nonlinearity/residual/flatten hints; load_reference_weights is "
-    "never mentioned"))
-def test_reordered_layers_without_the_hook_are_told_about_load_reference_weights(paper, tmp_path, no_quick):
+def test_reordered_layers_with_the_same_names_are_matched_by_name(paper, tmp_path, no_quick):
+    """conv3 created before conv2, names unchanged: weights are copied by name, no hook needed."""
     stages = run_check(paper, variant(tmp_path, "swapped", SWAP_CONV2_CONV3))
+    assert [s.name for s in stages] == STAGES and all(s.passed for s in stages), \
+        [(s.name, s.details) for s in stages if not s.passed]
+
+
+def test_renamed_and_reordered_layers_without_the_hook_are_told_about_it(paper, tmp_path, no_quick):
+    """conv1 created last and renamed: neither names nor order match, so the checker asks for
+    load_reference_weights instead of guessing."""
+    stages = run_check(paper, variant(tmp_path, "conv1_last_renamed", CONV1_LAST, ("self.conv1", "self.first", 2)))
     failed = assert_fails_at(stages, "forward")
     assert "load_reference_weights" in text_of(failed.details)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "checker bug: the structure stage compares parameter shapes by position, so a correct CNN "
-    "that creates conv1 after conv2/conv3 fails structure (shape table '<- differs') and never "
-    "reaches forward's load_reference_weights message; that message is unreachable for models "
-    "without buffers (structure already rejects any shape-order mismatch)"))
-def test_parameters_in_another_order_fail_forward_with_the_hook_message(paper, tmp_path, no_quick):
-    stages = run_check(paper, variant(tmp_path, "conv1_last", CONV1_LAST))
-    failed = assert_fails_at(stages, "forward")
-    assert "load_reference_weights" in text_of(failed.details)
-
-
-@pytest.mark.xfail(strict=True, reason=(
-    "checker bug: the structure stage ignores load_reference_weights and rejects a correct CNN "
-    "whose parameters come in another order (conv1 created last), though the hook maps them"))
 def test_parameters_in_another_order_with_the_hook_pass(paper, tmp_path, no_quick):
     stages = run_check(paper, variant(tmp_path, "conv1_last_hook", CONV1_LAST, append=HOOK))
     assert [s.name for s in stages] == STAGES and all(s.passed for s in stages), \
@@ -302,19 +287,13 @@ STRIDE_CONV1_ONLY = (CNN_CONV1, CNN_CONV1.replace("stride=2", "stride=1"))
 
 
 def test_conv1_padding_alone_is_caught_and_conv1_named(paper, tmp_path):
-    """conv1 padding 2 gives 40 -> 20 -> 10 -> 5: every parameter shape and the output shape
-    are the reference's, so the mistake gets past structure; forward still catches it."""
+    """conv1 padding 2 gives 40 -> 20 -> 10 -> 5: every parameter shape and the model's output
+    shape are the reference's; the layers' output shapes are not."""
     stages = run_check(paper, variant(tmp_path, "conv1_padding", PADDING_CONV1_ONLY))
-    assert not stages[-1].passed and all(s.passed for s in stages[:-1])
-    assert "conv1 (Conv1d) differs" in text_of(stages[-1].details)
+    failed = assert_fails_at(stages, "structure")
+    assert "conv1 (Conv1d) outputs (8, 25, 20)" in text_of(failed.details)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "checker gap: conv1 padding 1 -> 2 alone keeps every parameter shape and the output shape "
-    "(40 -> 20 -> 10 -> 5), so structure passes; forward fails with 'outputs agree up to the "
-    "input; conv1 (Conv1d) differs ... look at what happens between the two (activation, "
-    "residual, reshape)', without the differing shapes (25, 20) vs (25, 19), and the forward "
-    "hints never mention padding or stride (only the structure hints do)"))
 def test_conv1_padding_alone_fails_structure_with_the_shapes_and_the_padding_hint(paper, tmp_path):
     stages = run_check(paper, variant(tmp_path, "conv1_padding_structure", PADDING_CONV1_ONLY))
     failed = assert_fails_at(stages, "structure")
@@ -330,13 +309,14 @@ def test_conv1_stride_fails_structure_with_the_error_shown(paper, tmp_path):
     failed = assert_fails_at(stages, "structure", paper_hints=False)
     details = text_of(failed.details)
     assert "RuntimeError" in details and "(8x250 and 125x10)" in details
-    assert "conv1_stride.py" in details  # the student's own line is named
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "hint missing: when the student's code raises inside a stage, the checker replaces the "
-    "paper's hints with one generic hint ('your code raised this ...'), so a stride mistake that "
-    "crashes the classifier (8x250 vs 125x10) never sees the structure hint about padding/stride"))
+def test_conv1_stride_failure_names_the_students_line(paper, tmp_path):
+    stages = run_check(paper, variant(tmp_path, "conv1_stride_where", STRIDE_CONV1_ONLY))
+    failed = assert_fails_at(stages, "structure", paper_hints=False)
+    assert "conv1_stride_where.py" in text_of(failed.details)
+
+
 def test_conv1_stride_failure_carries_the_structure_hints(paper, tmp_path):
     stages = run_check(paper, variant(tmp_path, "conv1_stride_hints", STRIDE_CONV1_ONLY))
     failed = assert_fails_at(stages, "structure", paper_hints=False)

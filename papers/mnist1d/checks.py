@@ -23,6 +23,7 @@ HINTS = {
         "a missing or extra layer, or a bias switched off",
     ],
     "forward": [
+        "a convolution's padding or stride: the weights fit, but the output length differs (40 -> 19 -> 10 -> 5)",
         "a missing nonlinearity: ReLU after every convolution and hidden layer",
         "a missing residual: the MLP adds its second hidden layer to the first (h + relu(linear2(h)))",
         "a different flattening order: flatten (batch, channels, length) as it is, channel-major "
