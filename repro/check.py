@@ -28,7 +28,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from repro.errors import UsageError
+from repro.errors import ReproError, UsageError
 from repro.manifest import Paper
 from repro.plan import resolve_impl
 
@@ -83,6 +83,8 @@ def check(paper: Paper, impl: str, *, against: str = "reimpl", full: bool = Fals
         except _Failed as failure:
             stages.append(Stage(name, False, failure.details, hints.get(name, [])))
             break
+        except ReproError:  # a usage problem (e.g. --against), not the student's code
+            raise
         except Exception as exc:  # noqa: BLE001 - the student's code raised: that fails the stage
             raised = ("your code raised this: fix the line named above first (NotImplementedError means "
                       "that TODO is not written yet)")
@@ -125,6 +127,10 @@ def _interface(student_path: Path, reference_path: Path, context: dict) -> list[
         raise _Failed(*problems)
     context["student"] = student
     context["reference"] = _load(reference_path, f"repro_reference_{reference_path.stem}")
+    missing = [name for name in REQUIRED if not callable(getattr(context["reference"], name, None))]
+    if missing:
+        raise UsageError(f"--against {reference_path.stem}: {reference_path} has no {', '.join(missing)}(), so it "
+                         "cannot be checked against; use --against reimpl")
     return [f"{student_path.name}: " + ", ".join(f"{name}()" for name in REQUIRED) + " found"]
 
 
