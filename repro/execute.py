@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
@@ -165,8 +166,10 @@ def execute(specs: list[RunSpec], jobs: int = 1, progress: Progress | None = Non
     pending = list(enumerate(specs, start=1))
     running: list[_Worker] = []
     records: dict[int, dict] = {}
+    ctrl_c = _CtrlC()
     try:
         while pending or running:
+            ctrl_c.check()
             while pending and len(running) < jobs:
                 worker = _Worker(*pending.pop(0))
                 running.append(worker)  # first, so that Ctrl-C during start still stops it
@@ -199,9 +202,33 @@ def execute(specs: list[RunSpec], jobs: int = 1, progress: Progress | None = Non
         if isinstance(exc, KeyboardInterrupt):
             raise Interrupted(stopped) from None
         raise
+    finally:
+        ctrl_c.restore()
     plotter.shutdown(wait=True)
     progress.close()
     return [records[i] for i in sorted(records)]
+
+
+class _CtrlC:
+    """Ctrl-C as a flag the loop checks between steps, not an exception that may land inside
+    multiprocessing's own reads and locks (where it can leave them half done)."""
+
+    def __init__(self):
+        self.pressed = False
+        self.previous = None
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGINT, self._press)
+
+    def _press(self, signum, frame) -> None:
+        self.pressed = True
+
+    def check(self) -> None:
+        if self.pressed:
+            raise KeyboardInterrupt
+
+    def restore(self) -> None:
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
 
 
 def _plot(record: dict, path) -> None:
