@@ -174,8 +174,7 @@ def _forward(paper: Paper, helpers, context: dict) -> list[str]:
 
     details = []
     for cfg, label in _settings(paper):
-        student, reference = _models(context, cfg)
-        _copy_weights(context["student"], student, reference)
+        student, reference = _models(context, cfg, same_weights=True)
         x, _ = helpers.example_batch(cfg)
         with torch.no_grad():
             out_s, out_r = student(x), reference(x)
@@ -193,8 +192,7 @@ def _step(paper: Paper, helpers, context: dict) -> list[str]:
 
     details = []
     for cfg, label in _settings(paper):
-        student, reference = _models(context, cfg)
-        _copy_weights(context["student"], student, reference)
+        student, reference = _models(context, cfg, same_weights=True)
         opt_s = context["student"].make_optimizer(student, cfg)
         opt_r = context["reference"].make_optimizer(reference, cfg)
         x, y = helpers.example_batch(cfg, size=16, seed=1)
@@ -299,14 +297,17 @@ def _settings(paper: Paper) -> list[tuple[dict, str]]:
     return [(cfg, label) for label, cfg in seen.items()]
 
 
-def _models(context: dict, cfg: dict):
-    """The student's and the reference's model for cfg, each initialised from seed 0."""
+def _models(context: dict, cfg: dict, same_weights: bool = False):
+    """The student's and the reference's model for cfg, each initialised from seed 0; with
+    same_weights, the reference's weights are loaded into the student's model."""
     import torch
 
     torch.manual_seed(0)
     student = context["student"].build_model(cfg)
     torch.manual_seed(0)
     reference = context["reference"].build_model(cfg)
+    if same_weights:
+        _copy_weights(context["student"], student, reference)
     return student, reference
 
 
