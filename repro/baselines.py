@@ -211,11 +211,11 @@ def regress(paper_list: list[str] | None = None, *, show_progress: bool = False)
     rows, updates, crashed = [], [], False
     for paper_id in paper_list or paper_ids():
         paper = load_paper(paper_id)
-        skipped = [impl for impl in paper.implementations() if impl == "reference" and impl not in offline_implementations(paper)]
-        for impl in skipped:
+        offline = offline_implementations(paper)
+        for impl in (i for i in paper.implementations() if i == "reference" and i not in offline):
             rows.append(Row(paper.id, impl, "-", None, "-", None, None, None, None, SKIPPED,
                             "reference code not in the cache (offline); `repro fetch` it to include it"))
-        for impl in offline_implementations(paper):
+        for impl in offline:
             path = baseline_path(paper.id, impl)
             if not path.is_file():
                 rows.append(Row(paper.id, impl, "-", None, "-", None, None, None, None, NO_BASELINE, str(path)))

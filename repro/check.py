@@ -21,16 +21,15 @@ paper folder's checks.py supplies an example batch, the overfitting target and h
 
 from __future__ import annotations
 
-import importlib.util
 import inspect
 import os
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from repro.errors import ReproError, UsageError
 from repro.manifest import Paper
 from repro.plan import resolve_impl
+from repro.worker import import_file
 
 REQUIRED = {"build_model": 1, "make_optimizer": 2, "train_step": 4, "run": 2}
 RTOL, ATOL = 1e-4, 1e-6
@@ -61,7 +60,10 @@ def check(paper: Paper, impl: str, *, against: str = "reimpl", full: bool = Fals
     reference_name, reference_path = resolve_impl(paper, against)
     if student_path == reference_path:
         raise UsageError(f"--impl {impl} is the reference itself; check a student's implementation against it")
-    helpers = _load(paper.folder / "checks.py", f"repro_checks_{paper.id}")
+    if not (paper.folder / "checks.py").is_file():
+        raise UsageError(f"{paper.id} has no checks.py, which `repro check` needs (an example batch, the "
+                         "overfit target, hints); papers/mnist1d/checks.py is the example")
+    helpers = import_file(paper.folder / "checks.py", f"repro_checks_{paper.id}")
     hints = getattr(helpers, "HINTS", {})
 
     stages: list[Stage] = []
@@ -110,7 +112,7 @@ def _where(exc: Exception, student_path: Path) -> str:
 
 def _interface(student_path: Path, reference_path: Path, context: dict) -> list[str]:
     try:
-        student = _load(student_path, f"repro_student_{student_path.stem}")
+        student = import_file(student_path, f"repro_student_{student_path.stem}")
     except Exception as exc:  # noqa: BLE001 - any import error is the student's to see
         raise _Failed(f"importing {student_path} failed: {type(exc).__name__}: {exc}") from None
     problems = []
@@ -126,7 +128,7 @@ def _interface(student_path: Path, reference_path: Path, context: dict) -> list[
     if problems:
         raise _Failed(*problems)
     context["student"] = student
-    context["reference"] = _load(reference_path, f"repro_reference_{reference_path.stem}")
+    context["reference"] = import_file(reference_path, f"repro_reference_{reference_path.stem}")
     missing = [name for name in REQUIRED if not callable(getattr(context["reference"], name, None))]
     if missing:
         raise UsageError(f"--against {reference_path.stem}: {reference_path} has no {', '.join(missing)}(), so it "
@@ -273,19 +275,6 @@ def _full(paper: Paper, student_path: Path, show_progress: bool) -> list[str]:
 
 
 # ------------------------------------------------------------------------- helpers
-
-
-def _load(path: Path, name: str):
-    spec = importlib.util.spec_from_file_location(name, path)
-    if spec is None or spec.loader is None:
-        raise UsageError(f"cannot import {path}")
-    module = importlib.util.module_from_spec(spec)
-    sys.path.insert(0, str(path.parent))
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(path.parent))
-    return module
 
 
 def _settings(paper: Paper) -> list[tuple[dict, str]]:

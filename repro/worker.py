@@ -45,9 +45,9 @@ def resolve_device(device: str) -> str:
     return device
 
 
-def load_implementation(path: Path, name: str):
-    """Import an implementation module from its file, without touching sys.path for good."""
-    spec = importlib.util.spec_from_file_location(f"repro_impl_{name}", path)
+def import_file(path: Path, module_name: str):
+    """Import a module from its file, without touching sys.path for good."""
+    spec = importlib.util.spec_from_file_location(module_name, path)
     if spec is None or spec.loader is None:
         raise ImportError(f"cannot import {path}")
     module = importlib.util.module_from_spec(spec)
@@ -56,6 +56,12 @@ def load_implementation(path: Path, name: str):
         spec.loader.exec_module(module)
     finally:
         sys.path.remove(str(path.parent))
+    return module
+
+
+def load_implementation(path: Path, name: str):
+    """An implementation module, which must define run(cfg, ctx)."""
+    module = import_file(path, f"repro_impl_{name}")
     if not callable(getattr(module, "run", None)):
         raise AttributeError(f"{path} has no function run(cfg, ctx)")
     return module
