@@ -266,7 +266,7 @@ def _full(paper: Paper, student_path: Path, show_progress: bool) -> list[str]:
     from repro.report import verdict_table
     from repro.run import reproduce
 
-    outcome = reproduce(paper, impl=str(student_path), profile="full", device="cpu",
+    outcome = reproduce(paper, impl=str(student_path), profile=paper.protocol_profile, device="cpu",
                         jobs=os.cpu_count() or 1, show_progress=show_progress)
     table = verdict_table(outcome).splitlines()
     if outcome.exit_code != 0:

@@ -54,18 +54,21 @@ class RunContext:
         patterns: list[str],
         env: dict[str, str] | None = None,
         timeout: float | None = None,
-    ) -> dict[str, float]:
+    ):
         """Run one of the authors' scripts (script-style adapters) and return the last value
-        of each metric its output matched.
+        of each metric its output matched, as a dict whose `.history` holds every value and
+        whose `.best(name)` gives the best one (repro.scripts.ScriptMetrics).
 
         Output goes into this run's log line by line; each line matching one of `patterns`
         (regexes whose named groups are metrics, plus an optional `step`) is logged as
-        ctx.log(step, ...). A non-zero exit or the timeout raises ScriptFailed, which
-        fails the run with the log's tail.
+        ctx.log(step, ...). The script gets ctx.threads threads (OMP_NUM_THREADS), like the
+        worker itself. A non-zero exit or the timeout raises ScriptFailed, which fails the run
+        with the log's tail.
         """
         from repro.scripts import OutputParser, run_script
 
-        return run_script(args, cwd=cwd, parser=OutputParser(patterns, self.log), env=env, timeout=timeout)
+        return run_script(args, cwd=cwd, parser=OutputParser(patterns, self.log), env=env, timeout=timeout,
+                          threads=self.threads)
 
     @contextmanager
     def watch_output(self, patterns: list[str]):

@@ -23,7 +23,6 @@ from repro.manifest import Claim, Paper, load_paper, paper_ids as catalog_ids
 from repro.records import list_records
 from repro.report import measured_text, verdict_notes
 
-PREFERRED_PROFILE = "full"  # the paper's protocol in every manifest of the catalog
 
 VERDICT_CLASSES = {
     "REPRODUCED": "v-reproduced",
@@ -82,7 +81,8 @@ class Batch:
 
 
 def latest_batches(paper: Paper, records: list[dict]) -> dict[str, Batch]:
-    """The batch each implementation is judged by: its latest `full` batch, else its latest batch.
+    """The batch each implementation is judged by: its latest batch of the paper's protocol
+    profile (`full`, or nanogpt's `cpu`), else its latest batch.
 
     The claims a batch covered are those whose setting it ran (records do not keep the
     --claims list; a claim that shares a run setting was measured by those runs anyway).
@@ -93,8 +93,8 @@ def latest_batches(paper: Paper, records: list[dict]) -> dict[str, Batch]:
         by_impl.setdefault(spec["impl"], {}).setdefault(spec["batch_id"], []).append(record)
     batches = {}
     for impl, groups in by_impl.items():
-        # full before any other profile, then the latest; the batch id (a timestamp) breaks ties
-        batch_id = max(groups, key=lambda b: (groups[b][0]["spec"]["profile"] == PREFERRED_PROFILE,
+        # the protocol profile before any other, then the latest; the batch id (a timestamp) breaks ties
+        batch_id = max(groups, key=lambda b: (groups[b][0]["spec"]["profile"] == paper.protocol_profile,
                                               _started(groups[b]), b))
         runs = groups[batch_id]
         labels = {r["spec"]["setting_label"] for r in runs}

@@ -178,7 +178,9 @@ class Profile(_Strict):
     config: dict[str, ConfigValue] = Field(default_factory=dict, description="overrides of the config defaults")
     seeds: list[StrictInt] | StrictInt = Field(description="a list of seeds, or a count n meaning seeds 0..n-1")
     claims: list[str] | None = Field(None, min_length=1, description="claim ids this profile runs (default: all)")
-    expected_seconds: float = Field(gt=0, description="measured wall time on 2 CPU cores with --jobs 1")
+    expected_seconds: float | None = Field(
+        None, gt=0, description="measured wall time on 2 CPU cores with --jobs 1; leave out where not measured (a GPU-only profile)"
+    )
     paper_protocol: bool = Field(description="true when this profile is the paper's own protocol")
 
     @field_validator("seeds")
@@ -240,10 +242,13 @@ class PaperManifest(_Strict):
 
     @field_validator("profiles")
     @classmethod
-    def _quick_and_full(cls, value: dict[str, Profile]) -> dict[str, Profile]:
-        missing = [name for name in ("quick", "full") if name not in value]
-        if missing:
-            raise ValueError(f"missing profile(s) {', '.join(missing)}: every paper has 'quick' (CI) and 'full'")
+    def _quick_and_protocol(cls, value: dict[str, Profile]) -> dict[str, Profile]:
+        if "quick" not in value:
+            raise ValueError("missing profile(s) quick: every paper has 'quick' (CI) and the paper's protocol ('full')")
+        if value["quick"].expected_seconds is None:
+            raise ValueError("quick.expected_seconds is required: measure the quick profile (CI runs it)")
+        if not any(profile.paper_protocol for profile in value.values()):
+            raise ValueError("no profile has paper_protocol: true; name the paper's own protocol 'full'")
         return value
 
 
@@ -273,6 +278,14 @@ class Paper(PaperManifest):
 
     def claim(self, claim_id: str) -> Claim:
         return next(claim for claim in self.claims if claim.id == claim_id)
+
+    @property
+    def protocol_profile(self) -> str:
+        """The profile that runs the paper's own protocol: 'full' where there is one, else the
+        first with paper_protocol: true (nanogpt's 'cpu', runnable without a GPU)."""
+        if "full" in self.profiles:
+            return "full"
+        return next(name for name, profile in self.profiles.items() if profile.paper_protocol)
 
 
 # ------------------------------------------------------------------------ catalog

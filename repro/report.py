@@ -60,7 +60,7 @@ def paper_details(paper: Paper) -> str:
                     name,
                     ", ".join(f"{k}={v}" for k, v in p.config.items()) or "(defaults)",
                     ",".join(map(str, p.seed_list())),
-                    f"~{p.expected_seconds:g} s",
+                    _expected(p.expected_seconds),
                     "yes" if p.paper_protocol else "no",
                     p.description,
                 ]
@@ -73,6 +73,10 @@ def paper_details(paper: Paper) -> str:
         "Config defaults: " + ", ".join(f"{k}={v}" for k, v in paper.config.items()),
     ]
     return "\n".join(lines)
+
+
+def _expected(seconds: float | None) -> str:
+    return f"~{seconds:g} s" if seconds is not None else "not measured"
 
 
 def paper_json(paper: Paper) -> dict:
@@ -103,7 +107,7 @@ def plan_table(paper: Paper, specs: list[RunSpec]) -> str:
     ]
     head = (
         f"plan: {paper.id}, implementation {specs[0].impl}, profile {specs[0].profile}: "
-        f"{len(specs)} runs (expected ~{profile.expected_seconds:g} s on 2 cores)"
+        f"{len(specs)} runs (expected {_expected(profile.expected_seconds)} on 2 cores)"
     )
     table = tabulate(rows, headers=["#", "setting", "seed", "impl", "device", "threads", "config vs defaults"])
     inputs = []
@@ -142,7 +146,7 @@ def verdict_notes(paper: Paper, profile_name: str, overrides: dict, results: lis
         notes.append(f"profile '{profile_name}' is no longer in the manifest.")
     elif not profile.paper_protocol:
         notes.append(f"profile '{profile_name}' is not the paper's protocol, so it cannot confirm the paper's "
-                     f"numbers (`repro show {paper.id}` says how it differs); --profile full can.")
+                     f"numbers (`repro show {paper.id}` says how it differs); --profile {paper.protocol_profile} can.")
     elif overrides:
         notes.append("--set changed the paper's protocol; these verdicts cannot confirm the paper's numbers.")
     if any(c.stats is not None and c.stats.n == 1 for c in results):

@@ -6,8 +6,10 @@ wants with regular expressions whose named groups are the metrics, and an option
 
     r"step (?P<step>\\d+): train loss (?P<train_loss>[\\d.]+), val loss (?P<val_loss>[\\d.]+)"
 
-Every matching line is logged on the run context (curves, progress) and the last value of
-each metric is kept. `RunContext.run_script` applies this to a subprocess, and
+Every matching line is logged on the run context (curves, progress); a line without a
+`step` group is logged at the last step seen (a "Validation loss" line after an "Epoch 3"
+line belongs to epoch 3). The last value of each metric is kept, and every value in order
+(`history`), for metrics like the best validation loss. `RunContext.run_script` applies this to a subprocess, and
 `RunContext.watch_output` to whatever the adapter's own process prints.
 """
 
@@ -19,12 +21,22 @@ import re
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 
 class ScriptFailed(RuntimeError):
     """The authors' script exited with an error or ran past its timeout."""
+
+
+class Reading(NamedTuple):
+    """One value of a metric: at which step, and how many seconds after parsing began."""
+
+    step: int
+    value: float
+    seconds: float
 
 
 class OutputParser:
@@ -37,7 +49,10 @@ class OutputParser:
                 raise ValueError(f"pattern {pattern.pattern!r} names no metric: use (?P<name>...) groups")
         self.log = log
         self.matches = 0
+        self.step: int | None = None
         self.last: dict[str, float] = {}
+        self.history: dict[str, list[Reading]] = {}
+        self.started = time.monotonic()
 
     def feed(self, line: str) -> None:
         for pattern in self.patterns:
@@ -46,10 +61,33 @@ class OutputParser:
                 continue
             groups = {name: value for name, value in match.groupdict().items() if value is not None}
             self.matches += 1
-            step = int(groups.pop("step")) if "step" in groups else self.matches
+            if "step" in groups:
+                self.step = int(groups.pop("step"))
+            step = self.step if self.step is not None else self.matches
             metrics = {name: float(value) for name, value in groups.items()}
             self.last.update(metrics)
-            self.log(step, **metrics)
+            seconds = time.monotonic() - self.started
+            for name, value in metrics.items():
+                self.history.setdefault(name, []).append(Reading(step, value, seconds))
+            if metrics:
+                self.log(step, **metrics)
+
+
+class ScriptMetrics(dict):
+    """The last value of each metric (a plain dict), plus `history`: every Reading (step, value,
+    seconds since the script started) the output gave for each metric, in order."""
+
+    def __init__(self, parser: OutputParser):
+        super().__init__(parser.last)
+        self.history = {name: list(values) for name, values in parser.history.items()}
+
+    def best(self, name: str, direction: str = "lower") -> Reading:
+        """The reading with the best value of a metric: lowest, or highest with direction='higher'
+        (the first such reading where several tie)."""
+        if name not in self.history:
+            raise KeyError(f"the output never gave {name!r} (metrics seen: {', '.join(self.history) or 'none'})")
+        pick = min if direction == "lower" else max
+        return pick(self.history[name], key=lambda reading: reading.value)
 
 
 def run_script(
@@ -59,9 +97,15 @@ def run_script(
     parser: OutputParser,
     env: dict[str, str] | None = None,
     timeout: float | None = None,
-) -> dict[str, float]:
-    """Run a command in `cwd`, copying its output into this worker's log line by line."""
-    full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+    threads: int | None = None,
+) -> ScriptMetrics:
+    """Run a command in `cwd`, copying its output into this worker's log line by line.
+
+    `threads` caps the script's torch/OpenMP threads (OMP_NUM_THREADS, MKL_NUM_THREADS), so
+    that parallel runs share the cores the way the plan says; `env` can still override it.
+    """
+    caps = {"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)} if threads else {}
+    full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **caps, **(env or {})}
     print(f"$ (cd {cwd} && {' '.join(args)})", flush=True)
     process = subprocess.Popen(
         args, cwd=cwd, env=full_env, stdin=subprocess.DEVNULL,
@@ -91,7 +135,7 @@ def run_script(
         raise ScriptFailed(f"{' '.join(args)} ran past its {timeout:g} s timeout (in {cwd})")
     if code != 0:
         raise ScriptFailed(f"{' '.join(args)} exited with code {code} (in {cwd}); its output is in the run's log")
-    return dict(parser.last)
+    return ScriptMetrics(parser)
 
 
 class TeeLines(io.TextIOBase):

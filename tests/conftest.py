@@ -96,3 +96,18 @@ def repro_cmd(*args: str) -> list[str]:
 def run_repro(*args: str, timeout: float = 600, **kwargs) -> subprocess.CompletedProcess:
     """Run the CLI in a subprocess with the test's environment; capture text output."""
     return subprocess.run(repro_cmd(*args), capture_output=True, text=True, timeout=timeout, env=dict(os.environ), **kwargs)
+
+
+# Copies of the catalog's data files, laid beside the checkout for tests and offline runs
+# (../shared/data/, with SHA256SUMS); CI has them too. Papers with downloaded data skip
+# their real runs where the folder is missing.
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+@pytest.fixture
+def shared_data(monkeypatch) -> Path:
+    """REPRO_DATA_DIR pointed at ../shared/data, so data files are found offline (sha256-checked)."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"{SHARED_DATA} is missing: the data files of tcn and nanogpt cannot be found offline")
+    monkeypatch.setenv("REPRO_DATA_DIR", str(SHARED_DATA))
+    return SHARED_DATA
