@@ -10,6 +10,9 @@ that made them, and a tolerance per metric:
 - elsewhere (GPU) the tolerance comes from the seed spread: twice the largest sample sd over
   seeds of any setting (or the claim's tolerance band when there is a single seed).
 
+The manifest's speed_metrics (tokens per second, seconds to the best loss) are left out:
+they measure the machine, not the result.
+
 The files are YAML written exactly as pytest-regressions' `data_regression` writes them, so
 tests/test_baselines.py checks them from pytest and `pytest --force-regen` rewrites them.
 """
@@ -69,7 +72,7 @@ def baseline_from_records(paper: Paper, impl: str, profile: str, records: list[d
     environment = records[0].get("environment") or {}
     runs = [
         {"setting": r["spec"]["setting_label"], "seed": r["spec"]["seed"], "config": r["spec"]["config"],
-         "metrics": dict(sorted(r["metrics"].items()))}
+         "metrics": {name: value for name, value in sorted(r["metrics"].items()) if name not in paper.speed_metrics}}
         for r in records
     ]
     return {

@@ -214,6 +214,11 @@ class PaperManifest(_Strict):
     requirements: list[str] = Field(default_factory=list, description="pip requirements of the implementations")
     data: list[DataArtifact] = Field(default_factory=list, description="data files to download and verify")
     config: dict[str, ConfigValue] = Field(description="config defaults; every key a run can take")
+    speed_metrics: list[str] = Field(
+        default_factory=list,
+        description="metrics that measure speed (tokens/s, seconds to the best loss), not results: shown "
+        "in records, never stored in baselines, which must be exact",
+    )
     profiles: dict[str, Profile]
     claims: list[Claim] = Field(min_length=1)
 

@@ -88,3 +88,20 @@ def test_diff_and_export_through_the_cli(tiny_papers, repro_home, baselines):
     entries = yaml.safe_load(exported.stdout)["model-index"]
     assert {entry["name"] for entry in entries} == {"tiny/a (reimpl)", "tiny/b (reimpl)"}
     assert run_repro("export", "tiny", "--impl", "nobody").returncode == 2
+
+
+def test_speed_metrics_stay_out_of_baselines(tiny_papers, repro_home, baselines):
+    """A metric the manifest names as speed (here the worker's thread count stands in for
+    tokens/s) is in the run's record but not in the baseline, so it can never fail regress."""
+    manifest = tiny_papers / "tiny" / "paper.yaml"
+    data = yaml.safe_load(manifest.read_text())
+    data["speed_metrics"] = ["threads"]
+    manifest.write_text(yaml.safe_dump(data, sort_keys=False))
+    assert run_repro("baseline", "tiny").returncode == 0
+    stored = yaml.safe_load((baselines / "tiny" / "reimpl-quick.yml").read_text())
+    assert all(set(run["metrics"]) == {"score", "first_random"} for run in stored["runs"])
+    assert "threads" not in stored["tolerance"]
+    records = [json.loads(p.read_text()) for p in (repro_home / "runs").glob("*/run.json")]
+    assert all("threads" in record["metrics"] for record in records)
+    checked = run_repro("regress", "tiny", "--json")
+    assert checked.returncode == 0 and len(json.loads(checked.stdout)["rows"]) == 2 * 2
