@@ -47,10 +47,12 @@ class Stage:
 
 
 class _Failed(Exception):
-    """Raised inside a stage with the details that show what differs."""
+    """Raised inside a stage with the details that show what differs. `hints` replaces the
+    paper's hints for the stage where the cause is known and is not the student's code."""
 
-    def __init__(self, *details: str):
+    def __init__(self, *details: str, hints: list[str] | None = None):
         self.details = list(details)
+        self.hints = hints
 
 
 def check(paper: Paper, impl: str, *, against: str = "reimpl", full: bool = False,
@@ -83,7 +85,8 @@ def check(paper: Paper, impl: str, *, against: str = "reimpl", full: bool = Fals
             details = run_stage()
             stages.append(Stage(name, True, details))
         except _Failed as failure:
-            stages.append(Stage(name, False, failure.details, hints.get(name, [])))
+            own_hints = failure.hints if failure.hints is not None else hints.get(name, [])
+            stages.append(Stage(name, False, failure.details, own_hints))
             break
         except ReproError:  # a usage problem (e.g. --against), not the student's code
             raise
@@ -239,7 +242,9 @@ def _quick(paper: Paper, student_path: Path, reference_name: str, show_progress:
 
     path = baseline_path(paper.id, reference_name)
     if not path.is_file():
-        raise _Failed(f"no baseline of the reference: {path}; `repro baseline {paper.id} --impl {reference_name}`")
+        raise _Failed(f"no baseline of the reference: {path}",
+                      hints=[f"not your code: the reference's numbers are missing; `repro baseline {paper.id} "
+                             f"--impl {reference_name}` makes them (about as long as the quick profile)"])
     baseline = load_baseline(path)
     outcome = reproduce(paper, impl=str(student_path), profile="quick", device="cpu", jobs=os.cpu_count() or 1,
                         threads=baseline.get("threads_per_run", THREADS_PER_RUN), show_progress=show_progress)

@@ -51,7 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("paper", help="paper id, e.g. mnist1d")
     p.add_argument("--impl", default="reimpl", help="implementation: reimpl (default), reference, a student's name, or a .py path")
-    p.add_argument("--profile", default="quick", help="quick (default, CI-sized) or full (the paper's protocol)")
+    p.add_argument("--profile", default="quick", help="quick (default, CI-sized), full (the paper's protocol) or another "
+                   "profile of the manifest (`repro show PAPER` lists them, e.g. nanogpt's cpu and gpu)")
     p.add_argument("--seeds", help="a count (3 = seeds 0,1,2) or a list (0,1,2); default: the profile's")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config value for every run (repeatable), e.g. --set total_steps=500")
@@ -144,7 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paper", help="paper id, e.g. mnist1d")
     p.add_argument("--impl", required=True, help="the student's implementation: a name in students/ or a .py path")
     p.add_argument("--against", default="reimpl", help="the reference implementation (default reimpl)")
-    p.add_argument("--full", action="store_true", help="also run the full profile against the paper's claims")
+    p.add_argument("--full", action="store_true", help="also run the paper's protocol profile (full, or e.g. nanogpt's cpu) against its claims")
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
     p = commands.add_parser(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 
 import pytest
 
@@ -15,12 +14,9 @@ PAPER = REPO / "papers" / "mnist1d"
 
 @pytest.fixture(scope="module")
 def reimpl():
-    sys.path.insert(0, str(PAPER))
-    try:
-        import reimpl as module
-    finally:
-        sys.path.remove(str(PAPER))
-    return module
+    from repro.worker import import_file
+
+    return import_file(PAPER / "reimpl.py", "mnist1d_reimpl")  # a name of its own: every paper has a reimpl.py
 
 
 # Parameter counts printed by the authors' notebooks/models.py at the pinned commit
