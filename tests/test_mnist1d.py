@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 
 import pytest
 
@@ -68,3 +69,14 @@ def test_quick_profile_through_the_cli(repro_home):
 
     table = run_repro("runs", "mnist1d")
     assert table.returncode == 0 and table.stdout.count("mnist1d") >= 4
+
+
+def test_output_piped_into_head_is_not_an_error():
+    """`repro show mnist1d | head -1`: the reader leaves before repro writes; no traceback, exit 0."""
+    import subprocess
+
+    process = subprocess.Popen([sys.executable, "-m", "repro", "show", "mnist1d"], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, env=dict(os.environ))
+    process.stdout.close()  # the reader is gone before the first write (start-up takes far longer)
+    stderr = process.stderr.read()
+    assert process.wait(timeout=60) == 0 and "Traceback" not in stderr, stderr
