@@ -111,3 +111,12 @@ def shared_data(monkeypatch) -> Path:
         pytest.skip(f"{SHARED_DATA} is missing: the data files of tcn and nanogpt cannot be found offline")
     monkeypatch.setenv("REPRO_DATA_DIR", str(SHARED_DATA))
     return SHARED_DATA
+
+
+def fetch_or_skip(paper_id: str) -> None:
+    """`repro fetch PAPER` (its pinned commit and data), or skip the test with the reason:
+    the authors' code is reachable only with a network or a mirror (git's insteadOf)."""
+    fetched = run_repro("fetch", paper_id)
+    if fetched.returncode != 0:
+        reason = next((line for line in fetched.stderr.splitlines() if line.startswith("error")), fetched.stderr[-300:])
+        pytest.skip(f"the authors' code cannot be fetched here: {reason}")
