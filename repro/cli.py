@@ -18,10 +18,44 @@ exit codes: 0 every claim REPRODUCED or BETTER; 1 a claim WORSE or INCONCLUSIVE;
             2 usage or manifest error; 3 a run crashed or timed out; 130 Ctrl-C.
 environment: REPRO_HOME (records and caches, default ~/.cache/repro),
              REPRO_PAPERS (the catalog folder, default the papers/ beside the package),
-             REPRO_DATA_DIR (a folder of pre-seeded data files).
+             REPRO_DATA_DIR (a folder of pre-seeded data files),
+             REPRO_CONFIG (a settings file, instead of the nearest repro.toml; see `repro config`).
 offline: the reference code is fetched through git, so a mirror works with
              git config --global url.<mirror>.insteadOf <the manifest's repo URL>
 """
+
+
+CONFIG_EXAMPLE = """\
+example repro.toml (in pyproject.toml, the same tables as [tool.repro.run] and [tool.repro.slurm]):
+  [run]
+  executor = "slurm"                  # or "local"
+  jobs = 8                            # runs at once
+
+  [slurm]
+  partition = "gpu"
+  gpus_per_run = 1
+  cpus_per_run = 8                    # also each run's torch threads
+  mem = "32G"
+  time = "4:00:00"
+  setup = ["module load cuda/12.1"]   # shell lines each job runs first
+  additional = { account = "mylab" }  # any other sbatch option
+"""
+
+
+def _slurm_value(parser_name: str):
+    """An argparse type from a parser in repro.settings (imported when used, which keeps
+    `repro --help` fast): its ValueError becomes argparse's usage error."""
+
+    def convert(text: str):
+        from repro import settings
+
+        try:
+            return getattr(settings, parser_name)(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    convert.__name__ = parser_name
+    return convert
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -59,8 +93,19 @@ def build_parser() -> argparse.ArgumentParser:
                    help="override a config value for every run (repeatable), e.g. --set total_steps=500")
     p.add_argument("--claims", help="comma-separated claim ids to run (default: the profile's, or all)")
     p.add_argument("--device", default="auto", choices=["cpu", "cuda", "auto"], help="where to run (default auto)")
-    p.add_argument("--jobs", type=int, default=1, help="workers at once; torch threads each = cores / jobs")
+    p.add_argument("--jobs", type=int, metavar="N", help="runs at once: local workers (default 1; the cores are shared "
+                   "evenly, and where there are several GPUs each run gets one) or Slurm tasks (default: as many as fit)")
     p.add_argument("--timeout", type=float, metavar="S", help="stop a run after S seconds (recorded as timeout)")
+    p.add_argument("--executor", choices=["local", "slurm"],
+                   help="local (default): worker processes here; slurm: one job array through submitit")
+    slurm = p.add_argument_group("Slurm (with --executor slurm; defaults from repro.toml, see `repro config --help`)")
+    slurm.add_argument("--partition", metavar="P", help="the partition to submit to (default: the cluster's)")
+    slurm.add_argument("--gpus-per-run", type=int, metavar="G", help="GPUs per run (default 0)")
+    slurm.add_argument("--cpus-per-run", type=int, metavar="C", help="cores per run, and its torch threads (default 1)")
+    slurm.add_argument("--mem", type=_slurm_value("parse_mem"), metavar="M", help="memory per run, e.g. 16G")
+    slurm.add_argument("--time", type=_slurm_value("parse_time"), metavar="T",
+                       help="time limit per run, in Slurm's formats: 90, 1:30:00, 2-00:00:00 "
+                       "(default: from --timeout, else 4x the profile's expected time)")
     p.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
     p.add_argument("--dry-run", action="store_true", help="print the plan and run nothing")
     p.add_argument("--data-dir", type=Path, metavar="DIR",
@@ -169,7 +214,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", required=True, help="your name, as the implementation's name (e.g. alice)")
     p.add_argument("--path", type=Path, help="write the file here instead of papers/PAPER/students/NAME.py")
 
-    p = commands.add_parser("runs", help="list recorded runs, or `runs show RUN_ID` for one record")
+    p = commands.add_parser(
+        "config",
+        help="the settings in force here (executor, jobs, Slurm options) and the file they come from",
+        description="repro reads settings from repro.toml, or from a [tool.repro] table in pyproject.toml: the "
+        "first found from the current folder upwards (REPRO_CONFIG names a file). Command-line options win.",
+        epilog=CONFIG_EXAMPLE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+    p = commands.add_parser("runs", help="list recorded runs (queued and running ones too), or `runs show RUN_ID`")
     p.add_argument("args", nargs="*", metavar="PAPER | show RUN_ID")
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
@@ -231,10 +286,15 @@ def cmd_run(args) -> int:
     from repro import report
     from repro.execute import Interrupted
     from repro.manifest import load_paper
-    from repro.plan import parse_overrides, parse_seeds, plan_runs
-    from repro.run import reproduce
+    from repro.plan import parse_overrides, parse_seeds
+    from repro.run import plan_for, reproduce
+    from repro.settings import load_settings
 
     paper = load_paper(args.paper)
+    settings = load_settings().overridden(
+        executor=args.executor, jobs=args.jobs, partition=args.partition, gpus_per_run=args.gpus_per_run,
+        cpus_per_run=args.cpus_per_run, mem=args.mem, time=args.time,
+    )
     options = dict(
         impl=args.impl,
         profile=args.profile,
@@ -242,17 +302,19 @@ def cmd_run(args) -> int:
         overrides=parse_overrides(args.overrides, paper),
         claim_ids=[c.strip() for c in args.claims.split(",") if c.strip()] if args.claims else None,
         device=args.device,
-        jobs=args.jobs,
+        jobs=settings.run.jobs,
         timeout_s=args.timeout,
+        executor=settings.run.executor,
+        slurm=settings.slurm,
     )
     if args.dry_run:
-        specs = plan_runs(paper, **options)
+        specs = plan_for(paper, **options)
         print(report.to_json([s.to_dict() for s in specs]) if args.json else report.plan_table(paper, specs))
         return 0
     try:
         outcome = reproduce(paper, show_progress=True, data_dir=args.data_dir, **options)
     except Interrupted as exc:
-        print(f"interrupted: {len(exc.records)} running run(s) stopped and recorded as interrupted", file=sys.stderr)
+        print(f"interrupted: {len(exc.records)} unfinished run(s) stopped and recorded as interrupted", file=sys.stderr)
         for record in exc.records:
             print(f"  {record['run_id']}: log {record['log_path']}", file=sys.stderr)
         return 130
@@ -396,6 +458,15 @@ def cmd_runs(args) -> int:
     return 0
 
 
+def cmd_config(args) -> int:
+    from repro import report
+    from repro.settings import load_settings
+
+    settings = load_settings()
+    print(report.to_json(settings.describe()) if args.json else report.settings_text(settings))
+    return 0
+
+
 def cmd_schema(args) -> int:
     import json
 
@@ -409,4 +480,5 @@ COMMANDS = {
     "list": cmd_list, "show": cmd_show, "fetch": cmd_fetch, "run": cmd_run, "runs": cmd_runs,
     "baseline": cmd_baseline, "regress": cmd_regress, "diff": cmd_diff, "export": cmd_export,
     "report": cmd_report, "check": cmd_check, "impl": cmd_impl, "new": cmd_new, "schema": cmd_schema,
+    "config": cmd_config,
 }

@@ -15,7 +15,11 @@ from pathlib import Path
 
 import repro
 
-RECORDED_ENV_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "CUDA_VISIBLE_DEVICES", "CUBLAS_WORKSPACE_CONFIG")
+RECORDED_ENV_VARS = (
+    "OMP_NUM_THREADS", "MKL_NUM_THREADS", "CUDA_VISIBLE_DEVICES", "CUBLAS_WORKSPACE_CONFIG",
+    # what Slurm gave the run (its job id is in the record, not here: it differs every time)
+    "SLURM_JOB_PARTITION", "SLURM_CPUS_PER_TASK", "SLURM_GPUS_ON_NODE", "SLURM_MEM_PER_NODE",
+)
 
 
 def fingerprint(reference_commit: str | None = None) -> dict:

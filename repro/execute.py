@@ -10,7 +10,9 @@ run ends with a run.json that says how: ok, crashed, timeout, killed or interrup
 from __future__ import annotations
 
 import os
+import shutil
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -21,6 +23,7 @@ from repro.plan import RunSpec
 from repro.plots import plot_run
 from repro.progress import Progress
 from repro.records import (
+    ACTIVE_STATUSES,
     curves_from_events,
     log_tail,
     parse_events,
@@ -44,8 +47,11 @@ class Interrupted(Exception):
         super().__init__("interrupted")
 
 
-class _Worker:
-    """One started run: its process, files, and what the parent has read of its events."""
+class RunFolder:
+    """The files of one planned run, and what the harness has read of its events so far.
+
+    Shared by both executors: a local worker and a Slurm array task write the same files.
+    """
 
     def __init__(self, index: int, spec: RunSpec):
         self.index = index
@@ -55,24 +61,18 @@ class _Worker:
         self.events_path = self.dir / "events.jsonl"
         self.events_read = 0
         self.started = time.time()
-        self.process = None  # a multiprocessing Process, once started
-        self.stop_reason: str | None = None  # "timeout" or "interrupted" when we stopped it
-        self.stop_message: str | None = None
 
-    def start(self, context) -> None:
+    def prepare(self) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
         write_json_atomic(self.dir / "spec.json", self.spec.to_dict())
+
+    def worker_env(self, gpu: str | None = None) -> dict[str, str]:
+        """What the worker's environment gets: its thread count, and its GPU if it was given one."""
         threads = str(self.spec.threads)
         env = {"OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads, "PYTHONUNBUFFERED": "1"}
-        self.process = context.Process(
-            target=forked_main, args=(str(self.dir), str(self.log_path), env), name=self.spec.run_id
-        )
-        self.process.start()
-        save_record(self._record("running"))
-
-    def poll(self) -> int | None:
-        """The exit code once the worker has ended (negative: killed by that signal), else None."""
-        return self.process.exitcode
+        if gpu is not None:
+            env["CUDA_VISIBLE_DEVICES"] = gpu
+        return env
 
     def new_events(self) -> list[dict]:
         """Events appended since the last call (complete lines only)."""
@@ -86,6 +86,74 @@ class _Worker:
         self.events_read += len(complete)
         return parse_events(complete.decode("utf-8", errors="replace"))
 
+    def outcome(self) -> tuple[str, str | None, dict | None]:
+        """(status, error message, result) from what the worker left: result.json or error.json."""
+        result = read_json(self.dir / "result.json")
+        error = read_json(self.dir / "error.json")
+        if result is not None:
+            return "ok", None, result
+        if error is not None:
+            return "crashed", f"{error['type']}: {error['message']}", None
+        return "crashed", None, None  # no message: the executor knows better why
+
+    def record(self, status: str, **fields) -> dict:
+        """The run.json for this run in `status`; `fields` add to it or replace its defaults."""
+        finished = time.time() if status not in ACTIVE_STATUSES else None
+        record = {
+            "run_id": self.spec.run_id,
+            "status": status,
+            "spec": self.spec.to_dict(),
+            "metrics": {},
+            "curves": curves_from_events(read_events(self.events_path)),
+            "started": _iso(self.started),
+            "finished": _iso(finished) if finished else None,
+            "duration_s": round(finished - self.started, 3) if finished else None,  # wall, start to end
+            "train_s": None,  # inside run(), without the worker's start-up
+            "environment": read_json(self.dir / "environment.json"),
+            "executor": "local",
+            "worker_pid": None,
+            "log_path": str(self.log_path),
+            "error": None,
+        }
+        record.update(fields)
+        return record
+
+    def final_record(self, status: str, message: str | None, result: dict | None, **fields) -> dict:
+        """The finished run's record: metrics and time when it went well, the log's tail when not."""
+        ok = status == "ok"
+        return self.record(
+            status,
+            error=message,
+            metrics=result["metrics"] if ok else {},
+            train_s=round(result["train_seconds"], 3) if ok else None,
+            log_tail=log_tail(self.log_path) if not ok else "",
+            **fields,
+        )
+
+
+class _Worker(RunFolder):
+    """One run in a local worker process."""
+
+    def __init__(self, index: int, spec: RunSpec, gpu: str | None = None):
+        super().__init__(index, spec)
+        self.gpu = gpu  # the one GPU this worker sees, where there are several
+        self.process = None  # a multiprocessing Process, once started
+        self.stop_reason: str | None = None  # "timeout" or "interrupted" when we stopped it
+        self.stop_message: str | None = None
+
+    def start(self, context) -> None:
+        self.prepare()
+        self.process = context.Process(
+            target=forked_main, args=(str(self.dir), str(self.log_path), self.worker_env(self.gpu)),
+            name=self.spec.run_id,
+        )
+        self.process.start()
+        save_record(self._record("running"))
+
+    def poll(self) -> int | None:
+        """The exit code once the worker has ended (negative: killed by that signal), else None."""
+        return self.process.exitcode
+
     def stop(self, reason: str, message: str) -> None:
         """SIGTERM the worker's process group, then SIGKILL it after a grace period."""
         self.stop_reason, self.stop_message = reason, message
@@ -98,48 +166,26 @@ class _Worker:
     def finish(self) -> dict:
         """Write the final run.json from what the worker left behind."""
         code = self.process.exitcode
-        result = read_json(self.dir / "result.json")
-        error = read_json(self.dir / "error.json")
+        status, message, result = self.outcome()
         if self.stop_reason is not None:
             status, message = self.stop_reason, self.stop_message
-        elif code == 0 and result is not None:
-            status, message = "ok", None
         elif code is not None and code < 0:
             name = signal.Signals(-code).name
             hint = " (out of memory? see the log and `dmesg`)" if name == "SIGKILL" else ""
             status, message = "killed", f"worker killed by {name}{hint}"
-        elif error is not None:
-            status, message = "crashed", f"{error['type']}: {error['message']}"
-        else:
-            status, message = "crashed", f"worker exited with code {code} and no result"
-        record = self._record(status)
-        record.update(
-            returncode=code,
-            error=message,
-            metrics=(result or {}).get("metrics", {}) if status == "ok" else {},
-            train_s=round(result["train_seconds"], 3) if status == "ok" else None,
-            log_tail=log_tail(self.log_path) if status != "ok" else "",
-        )
+        elif code != 0 and status == "ok":
+            status, message = "crashed", f"worker exited with code {code} after writing its result"
+        elif status == "crashed" and message is None:
+            message = f"worker exited with code {code} and no result"
+        record = self.final_record(status, message, result, returncode=code, **self._local_fields())
         save_record(record)
         return record
 
     def _record(self, status: str) -> dict:
-        finished = time.time() if status != "running" else None
-        return {
-            "run_id": self.spec.run_id,
-            "status": status,
-            "spec": self.spec.to_dict(),
-            "metrics": {},
-            "curves": curves_from_events(read_events(self.events_path)),
-            "started": _iso(self.started),
-            "finished": _iso(finished) if finished else None,
-            "duration_s": round(finished - self.started, 3) if finished else None,  # wall, start to end
-            "train_s": None,  # inside run(), without the worker's start-up
-            "environment": read_json(self.dir / "environment.json"),
-            "worker_pid": self.process.pid if self.process else None,
-            "log_path": str(self.log_path),
-            "error": None,
-        }
+        return self.record(status, **self._local_fields())
+
+    def _local_fields(self) -> dict:
+        return {"worker_pid": self.process.pid if self.process else None, "gpu": self.gpu}
 
 
 def worker_context():
@@ -158,20 +204,22 @@ def worker_context():
 def execute(specs: list[RunSpec], jobs: int = 1, progress: Progress | None = None) -> list[dict]:
     """Run every spec, `jobs` at a time; return their final records in plan order.
 
-    Ctrl-C stops the running workers, records them as interrupted and raises Interrupted.
+    Where several GPUs are visible, each worker sees one (CUDA_VISIBLE_DEVICES), the least
+    busy. Ctrl-C stops the running workers, records them as interrupted and raises Interrupted.
     """
     progress = progress or Progress(total_runs=len(specs), enabled=False)
+    gpus = visible_gpus() if any(spec.device != "cpu" for spec in specs) else []
     context = worker_context()
     plotter = ThreadPoolExecutor(max_workers=1)  # curve plots, drawn while the next runs train
     pending = list(enumerate(specs, start=1))
     running: list[_Worker] = []
     records: dict[int, dict] = {}
-    ctrl_c = _CtrlC()
+    ctrl_c = CtrlCFlag()
     try:
         while pending or running:
             ctrl_c.check()
             while pending and len(running) < jobs:
-                worker = _Worker(*pending.pop(0))
+                worker = _Worker(*pending.pop(0), gpu=least_busy_gpu(gpus, running))
                 running.append(worker)  # first, so that Ctrl-C during start still stops it
                 worker.start(context)
                 progress.started(worker.index, worker.spec)
@@ -186,7 +234,7 @@ def execute(specs: list[RunSpec], jobs: int = 1, progress: Progress | None = Non
                     running.remove(worker)
                     records[worker.index] = worker.finish()
                     progress.finished(worker.index, records[worker.index])
-                    plotter.submit(_plot, records[worker.index], worker.dir / "curves.png")
+                    plotter.submit(plot_quietly, records[worker.index], worker.dir / "curves.png")
     except BaseException as exc:  # Ctrl-C, or a bug in the harness: never leave workers behind
         stopped = []
         for worker in running:
@@ -196,7 +244,7 @@ def execute(specs: list[RunSpec], jobs: int = 1, progress: Progress | None = Non
             worker.stop("interrupted", f"stopped by {why}")
             stopped.append(worker.finish())
             progress.finished(worker.index, stopped[-1])
-            plotter.submit(_plot, stopped[-1], worker.dir / "curves.png")
+            plotter.submit(plot_quietly, stopped[-1], worker.dir / "curves.png")
         plotter.shutdown(wait=True)
         progress.close()
         if isinstance(exc, KeyboardInterrupt):
@@ -209,7 +257,32 @@ def execute(specs: list[RunSpec], jobs: int = 1, progress: Progress | None = Non
     return [records[i] for i in sorted(records)]
 
 
-class _CtrlC:
+def visible_gpus() -> list[str]:
+    """The GPUs this machine lets runs use: CUDA_VISIBLE_DEVICES's list where it is set, else
+    what nvidia-smi lists; none without either. (Asking torch would initialise CUDA here.)"""
+    listed = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if listed is not None:
+        return [gpu.strip() for gpu in listed.split(",") if gpu.strip() and gpu.strip() != "-1"]
+    if shutil.which("nvidia-smi") is None:
+        return []
+    try:
+        out = subprocess.run(["nvidia-smi", "--query-gpu=index", "--format=csv,noheader"],
+                             capture_output=True, text=True, timeout=20)
+    except (OSError, subprocess.TimeoutExpired):
+        return []
+    return [line.strip() for line in out.stdout.splitlines() if line.strip()] if out.returncode == 0 else []
+
+
+def least_busy_gpu(gpus: list[str], running: list[_Worker]) -> str | None:
+    """The GPU with the fewest running workers, for a worker about to start; None (the worker
+    sees what the harness sees) unless there are at least two to choose from."""
+    if len(gpus) < 2:
+        return None
+    busy = [worker.gpu for worker in running]
+    return min(gpus, key=busy.count)
+
+
+class CtrlCFlag:
     """Ctrl-C as a flag the loop checks between steps, not an exception that may land inside
     multiprocessing's own reads and locks (where it can leave them half done)."""
 
@@ -231,7 +304,7 @@ class _CtrlC:
             signal.signal(signal.SIGINT, self.previous)
 
 
-def _plot(record: dict, path) -> None:
+def plot_quietly(record: dict, path) -> None:
     """A picture of the curves beside the record; a plotting problem must not fail the run."""
     try:
         plot_run(record, path)

@@ -147,8 +147,9 @@ def plan_runs(
 ) -> list[RunSpec]:
     """One RunSpec per distinct claim setting and seed, in claim order.
 
-    Each run gets `threads` torch threads, by default cores / jobs. Numbers depend on the
-    thread count (the order of floating-point sums), so baselines fix it at 1.
+    Each run gets `threads` torch threads, by default the cores this process may use, shared
+    evenly by the runs that go at once. Numbers depend on the thread count (the order of
+    floating-point sums), so baselines fix it at 1.
     """
     if profile not in paper.profiles:
         raise UsageError(f"{paper.id} has no profile {profile!r} (profiles: {', '.join(paper.profiles)})")
@@ -164,13 +165,14 @@ def plan_runs(
     overrides = overrides or {}
     if threads is not None and threads < 1:
         raise UsageError("threads per run must be at least 1")
-    threads = threads or max(1, (os.cpu_count() or 1) // jobs)
     batch_id = time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(2)
 
     settings: dict[str, dict] = {}
     for claim in select_claims(paper, profile, claim_ids):
         settings.setdefault(claim.setting_label, claim.setting)
 
+    at_once = max(1, min(jobs, len(settings) * len(seeds)))
+    threads = threads or max(1, usable_cores() // at_once)
     specs = []
     for label, setting in settings.items():
         config = {**paper.config, **chosen.config, **setting, **overrides}
@@ -195,6 +197,15 @@ def plan_runs(
                 )
             )
     return specs
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (a Slurm allocation or taskset may allow fewer than
+    the machine has)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 def _slug(label: str) -> str:

@@ -19,6 +19,8 @@ class Progress:
         self._tasks: dict[int, int] = {}
         self._labels: dict[int, str] = {}
         self._bar = None
+        self._states_task: int | None = None
+        self._last_states = ""
         if self.live:
             from rich.console import Console
             from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
@@ -37,6 +39,25 @@ class Progress:
 
     def label(self, index: int, spec: RunSpec) -> str:
         return f"run {index}/{self.total_runs} ({spec.setting_label}, seed {spec.seed})"
+
+    def note(self, text: str) -> None:
+        """A line for the user, above the live display."""
+        if self.live:
+            self._bar.console.print(text, highlight=False, markup=False)
+        elif self.enabled:
+            print(text, file=sys.stderr, flush=True)
+
+    def states(self, text: str) -> None:
+        """How the runs stand in a queue (Slurm's), e.g. "3 queued, 2 running, 1 done"; shown when it changes."""
+        if text == self._last_states:
+            return
+        self._last_states = text
+        if self.live:
+            if self._states_task is None:
+                self._states_task = self._bar.add_task(text, total=None, latest="")
+            self._bar.update(self._states_task, description=text)
+        elif self.enabled:
+            print(text, file=sys.stderr, flush=True)
 
     def started(self, index: int, spec: RunSpec) -> None:
         self._labels[index] = self.label(index, spec)

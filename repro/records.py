@@ -9,8 +9,10 @@
     log.txt           the worker's stdout and stderr
 
 Every JSON file is written atomically (temp file + rename), so a reader never sees half of
-one. run.json is written with status "running" before the worker starts and rewritten when
-it ends; a record still "running" whose worker pid is gone says the harness itself died.
+one. run.json is written with status "running" before the worker starts (on Slurm, "queued"
+when the array is submitted, "running" when sacct says it started) and rewritten when it
+ends; a record still queued or running whose worker (Slurm: harness) pid is gone says the
+harness itself died.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from typing import Any
 from repro.errors import UsageError
 
 TERMINAL_STATUSES = ("ok", "crashed", "timeout", "killed", "interrupted")
+ACTIVE_STATUSES = ("queued", "running")  # queued: waiting for a Slurm node
 
 
 def home() -> Path:
@@ -140,11 +143,16 @@ def glob_escape(text: str) -> str:
 
 
 def _with_liveness(record: dict) -> dict:
-    """A 'running' record whose worker is gone was orphaned: the harness died under it."""
-    if record.get("status") == "running":
-        pid = record.get("worker_pid")
+    """A queued or running record whose worker (or, on Slurm, whose harness) is gone was
+    orphaned: the harness died before it could write how the run ended."""
+    if record.get("status") in ACTIVE_STATUSES:
+        slurm = record.get("slurm")
+        pid = record.get("harness_pid") if slurm else record.get("worker_pid")
         if pid is None or not _pid_alive(pid):
-            record = {**record, "status": "lost", "error": "the harness stopped before this run finished"}
+            error = "the harness stopped before this run finished"
+            if slurm:
+                error += f"; Slurm job {slurm['job_id']} may still be running (squeue -j {slurm['job_id']})"
+            record = {**record, "status": "lost", "error": error}
     return record
 
 

@@ -223,6 +223,8 @@ def _run_summary(record: dict) -> dict:
         "started": record["started"],
         "error": record["error"],
         "log_path": record["log_path"],
+        "executor": record.get("executor", "local"),
+        "slurm": record.get("slurm"),
     }
 
 
@@ -237,12 +239,13 @@ def runs_table(records: list[dict]) -> str:
             r["spec"]["setting_label"],
             r["spec"]["seed"],
             r["status"],
+            (r.get("slurm") or {}).get("job_id", "-"),
             "  ".join(f"{k}={v:.4g}" for k, v in r["metrics"].items()) or (r.get("error") or "")[:40],
             f"{r['duration_s']:.1f}" if r.get("duration_s") is not None else "-",
         ]
         for r in records
     ]
-    return tabulate(rows, headers=["run", "impl", "profile", "setting", "seed", "status", "metrics", "seconds"])
+    return tabulate(rows, headers=["run", "impl", "profile", "setting", "seed", "status", "slurm job", "metrics", "seconds"])
 
 
 def runs_json(records: list[dict]) -> list[dict]:
@@ -269,6 +272,10 @@ def record_text(record: dict) -> str:
         f"  reference commit: {spec['reference_commit']}",
         f"  log:      {record['log_path']}",
     ]
+    if record.get("slurm"):
+        slurm = record["slurm"]
+        lines.append(f"  slurm:    job {slurm['job_id']}, {slurm['state']}, queued {record.get('queued_s')} s; "
+                     f"Slurm's log: {slurm['log']}")
     if record.get("log_tail"):
         lines += ["  log tail:", *("    " + line for line in record["log_tail"].splitlines())]
     return "\n".join(lines)
@@ -336,3 +343,24 @@ def check_text(stages, full: bool) -> str:
         if skipped:
             lines.append(f"not run until this passes: {', '.join(skipped)}")
     return "\n".join(lines)
+
+
+# -------------------------------------------------------------------- settings
+
+
+def settings_text(settings) -> str:
+    where = f"from {settings.source}" if settings.source else "no repro.toml or [tool.repro] found: repro's defaults"
+    slurm = settings.slurm
+    return "\n".join([
+        f"settings {where}",
+        f"  executor:      {settings.run.executor}",
+        f"  jobs:          {settings.run.jobs or 'default (local 1, Slurm as many as fit)'}",
+        "  slurm:",
+        f"    partition:    {slurm.partition or 'the cluster default'}",
+        f"    gpus_per_run: {slurm.gpus_per_run}",
+        f"    cpus_per_run: {slurm.cpus_per_run}",
+        f"    mem:          {slurm.mem or 'the cluster default'}",
+        f"    time:         {f'{slurm.time_minutes} min' if slurm.time_minutes else 'from --timeout or the profile'}",
+        f"    setup:        {'; '.join(slurm.setup) or '-'}",
+        f"    additional:   {', '.join(f'--{k}={v}' for k, v in slurm.additional.items()) or '-'}",
+    ])

@@ -11,11 +11,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from repro.compare import ClaimResult, compare_claims, exit_code
+from repro.errors import UsageError
 from repro.execute import execute
-from repro.manifest import ConfigValue, Paper, load_paper
 from repro.fetch import fetch_inputs
+from repro.manifest import ConfigValue, Paper, load_paper
 from repro.plan import RunSpec, needs_reference_code, plan_runs, select_claims
 from repro.progress import Progress
+from repro.settings import SlurmSettings
 
 
 @dataclass
@@ -38,19 +40,24 @@ def reproduce(
     overrides: dict[str, ConfigValue] | None = None,
     claim_ids: list[str] | None = None,
     device: str = "auto",
-    jobs: int = 1,
+    jobs: int | None = 1,
     timeout_s: float | None = None,
     show_progress: bool = False,
     data_dir: Path | None = None,
     threads: int | None = None,
+    executor: str = "local",
+    slurm: SlurmSettings | None = None,
 ) -> Outcome:
     """Run the planned runs of one paper (an id or a loaded Paper) and compare them with its claims.
 
+    executor "local" runs `jobs` worker processes here; "slurm" submits one job array with the
+    `slurm` settings (`jobs` then caps the tasks running at once, None for no cap).
     Raises repro.execute.Interrupted on Ctrl-C, after recording the stopped runs.
     """
     paper = load_paper(paper) if isinstance(paper, str) else paper
-    specs = plan_runs(
-        paper, impl=impl, profile=profile, seeds=seeds, overrides=overrides,
+    slurm = slurm or SlurmSettings()
+    specs = plan_for(
+        paper, executor=executor, slurm=slurm, impl=impl, profile=profile, seeds=seeds, overrides=overrides,
         claim_ids=claim_ids, device=device, jobs=jobs, timeout_s=timeout_s, threads=threads,
     )  # every option is checked before anything is fetched
     source_dir, data = fetch_inputs(
@@ -58,6 +65,26 @@ def reproduce(
     )
     inputs = {"source_dir": str(source_dir) if source_dir else None, "data": {k: str(v) for k, v in data.items()}}
     specs = [replace(spec, **inputs) for spec in specs]
-    records = execute(specs, jobs=jobs, progress=Progress(len(specs), enabled=show_progress))
+    progress = Progress(len(specs), enabled=show_progress)
+    if executor == "slurm":
+        from repro.slurm import execute_on_slurm
+
+        expected = paper.profiles[profile].expected_seconds
+        records = execute_on_slurm(specs, slurm, jobs=jobs, expected_seconds=expected, progress=progress)
+    else:
+        records = execute(specs, jobs=jobs or 1, progress=progress)
     claims = compare_claims(select_claims(paper, profile, claim_ids), records)
     return Outcome(paper, profile, specs[0].impl, specs, records, claims, exit_code(claims, records))
+
+
+def plan_for(
+    paper: Paper, *, executor: str = "local", slurm: SlurmSettings | None = None,
+    jobs: int | None = 1, threads: int | None = None, **options,
+) -> list[RunSpec]:
+    """plan_runs, with the executor's say in the threads: on Slurm each run gets --cpus-per-run
+    cores and as many torch threads; locally the cores are shared by the `jobs` at once."""
+    if executor not in ("local", "slurm"):
+        raise UsageError(f"--executor {executor!r}: choose local or slurm")
+    if executor == "slurm":
+        threads = threads or (slurm or SlurmSettings()).cpus_per_run
+    return plan_runs(paper, jobs=jobs or 1, threads=threads, **options)

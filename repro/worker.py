@@ -19,6 +19,7 @@ import random
 import sys
 import time
 import traceback
+from contextlib import contextmanager
 from pathlib import Path
 
 from repro.context import RunContext, check_metrics
@@ -105,24 +106,46 @@ def work(run_dir: Path) -> None:
     write_json_atomic(run_dir / "result.json", {"metrics": metrics, "train_seconds": time.time() - started})
 
 
-def forked_main(run_dir: str, log_path: str, env: dict[str, str]) -> None:
-    """Entry point of a worker forked from the executor's forkserver, which has torch imported.
-
-    It leaves the harness's process group (so Ctrl-C reaches only the harness, which stops
-    workers itself), sends its output to the run's log, then runs like `python -m repro.worker`.
-    """
-    os.setsid()
+@contextmanager
+def output_to(log_path: str):
+    """Send this process's stdout and stderr (file descriptors 1 and 2, so C code's output
+    too) to the end of log_path, and put them back afterwards."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
     log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     os.dup2(log, 1)
     os.dup2(log, 2)
     os.close(log)
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        os.close(saved[0])
+        os.close(saved[1])
+
+
+def run_here(run_dir: str, log_path: str, env: dict[str, str]) -> int:
+    """Run the spec in run_dir in this process, with env set and output appended to log_path:
+    the exit code `python -m repro.worker RUN_DIR` would give. Slurm's array tasks call this."""
+    os.environ.update(env)
+    with output_to(log_path):
+        return main([run_dir])
+
+
+def forked_main(run_dir: str, log_path: str, env: dict[str, str]) -> None:
+    """Entry point of a worker forked from the executor's forkserver, which has torch imported.
+
+    It leaves the harness's process group (so Ctrl-C reaches only the harness, which stops
+    workers itself), then runs like `python -m repro.worker`, output in the run's log.
+    """
+    os.setsid()
     sys.stdout.reconfigure(line_buffering=True)
     sys.stderr.reconfigure(line_buffering=True)
-    os.environ.update(env)
-    code = main([run_dir])
-    sys.stdout.flush()
-    sys.stderr.flush()
-    sys.exit(code)
+    sys.exit(run_here(run_dir, log_path, env))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -120,3 +120,54 @@ def fetch_or_skip(paper_id: str) -> None:
     if fetched.returncode != 0:
         reason = next((line for line in fetched.stderr.splitlines() if line.startswith("error")), fetched.stderr[-300:])
         pytest.skip(f"the authors' code cannot be fetched here: {reason}")
+
+
+# A real single-node Slurm cluster, started once for the session by .ci/slurm-up.sh (root, a
+# private network namespace) and stopped by PID at its end; tests that need it skip with the
+# reason where it cannot start. A cluster already up (a developer's) is used and left running.
+SLURM_DIR = Path("/tmp/repro-slurm")
+SLURM_NETNS = "repro-slurm"
+
+
+class SlurmCluster:
+    """How to reach the test cluster: every client runs inside its network namespace."""
+
+    def __init__(self):
+        self.prefix = ["nsenter", f"--net=/run/netns/{SLURM_NETNS}", "env", f"SLURM_CONF={SLURM_DIR / 'slurm.conf'}"]
+
+    def command(self, *args: str) -> list[str]:
+        return [*self.prefix, *args]
+
+    def run(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+        return subprocess.run(self.command(*args), capture_output=True, text=True, timeout=timeout)
+
+    def repro(self, *args: str, timeout: float = 300, **kwargs) -> subprocess.CompletedProcess:
+        """The CLI as a client of the cluster, with the test's environment."""
+        return subprocess.run(self.command(*repro_cmd(*args)), capture_output=True, text=True,
+                              timeout=timeout, env=dict(os.environ), **kwargs)
+
+    def is_up(self) -> bool:
+        try:
+            state = self.run("sinfo", "-h", "-o", "%T", timeout=10).stdout.strip()
+        except (OSError, subprocess.TimeoutExpired):
+            return False
+        return state in ("idle", "mixed", "allocated", "completing")
+
+
+@pytest.fixture(scope="session")
+def slurm_cluster():
+    cluster = SlurmCluster()
+    if Path(f"/run/netns/{SLURM_NETNS}").exists() and cluster.is_up():
+        yield cluster  # someone's cluster is up: use it, leave it
+        return
+    if os.geteuid() != 0:
+        pytest.skip("the Slurm test cluster needs root (network namespace, munge, slurm daemons): "
+                    "run the tests as root, or start it first with `sudo .ci/slurm-up.sh`")
+    up = subprocess.run([str(REPO / ".ci" / "slurm-up.sh")], capture_output=True, text=True, timeout=900)
+    if up.returncode != 0:
+        subprocess.run([str(REPO / ".ci" / "slurm-down.sh")], capture_output=True)
+        pytest.skip(f"the Slurm test cluster did not start: {(up.stderr or up.stdout).strip()[-500:]}")
+    try:
+        yield cluster
+    finally:
+        subprocess.run([str(REPO / ".ci" / "slurm-down.sh")], capture_output=True, timeout=120)

@@ -59,9 +59,27 @@ def test_seeding_is_per_run_and_repeatable(tiny_papers, repro_home):
 
 def test_jobs_split_threads_and_run_in_parallel(tiny_papers, repro_home):
     out = json.loads(run_repro("run", "tiny", "--seeds", "4", "--jobs", "2", "--json").stdout)
-    cores = os.cpu_count() or 1
+    cores = len(os.sched_getaffinity(0))
     assert {r["metrics"]["threads"] for r in out["runs"]} == {max(1, cores // 2)}
     assert len(out["runs"]) == 8
+    # more jobs than runs: the cores are shared by the runs there are, not by --jobs
+    out = json.loads(run_repro("run", "tiny", "--jobs", "8", "--json").stdout)
+    assert {r["metrics"]["threads"] for r in out["runs"]} == {max(1, cores // 2)}
+
+
+def test_each_worker_sees_one_gpu_where_there_are_several(tiny_papers, repro_home, monkeypatch):
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,1")  # no GPU here: torch still runs on the CPU
+    assert run_repro("run", "tiny", "--seeds", "2", "--jobs", "2").returncode == 0
+    records = records_of(repro_home)  # in plan order: the first two ran at once
+    assert [r["gpu"] for r in records][:2] == ["0", "1"] and {r["gpu"] for r in records} == {"0", "1"}
+    for record in records:  # what the worker itself saw
+        assert record["environment"]["env"]["CUDA_VISIBLE_DEVICES"] == record["gpu"]
+
+
+def test_cpu_runs_get_no_gpu(tiny_papers, repro_home, monkeypatch):
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,1")
+    assert run_repro("run", "tiny", "--jobs", "2", "--device", "cpu").returncode == 0
+    assert {r["gpu"] for r in records_of(repro_home)} == {None}
 
 
 def test_crash_leaves_a_record_with_the_log_tail(tiny_papers, repro_home):

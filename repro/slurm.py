@@ -1,0 +1,311 @@
+"""The Slurm executor: the planned runs as one job array, submitted through submitit.
+
+Each array task runs one RunSpec with the same worker code as a local run (repro.worker),
+writing the same files into the same run folder, so the records, the verdict table and
+`repro runs` read the same. What differs is who starts the worker (Slurm, on a node) and how
+the harness learns how it went: the task's state from sacct (one call for the whole array,
+through submitit's watcher), then the run's result.json or error.json.
+
+The run folders (REPRO_HOME) must be on a filesystem the nodes share with the machine that
+submits, as home folders are on most clusters. submitit's files (the pickled call, and each
+task's stdout and stderr as Slurm wrote them) go to REPRO_HOME/slurm/<batch id>/.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+
+from repro.errors import ReproError
+from repro.execute import Interrupted, RunFolder, CtrlCFlag, plot_quietly
+from repro.plan import RunSpec
+from repro.progress import Progress
+from repro.records import home, save_record
+from repro.settings import SlurmSettings
+
+POLL_SECONDS = 2.0
+RESULT_GRACE_SECONDS = 10.0  # a task that wrote its result is done, even if sacct lags behind
+WAITING_STATES = ("PENDING", "UNKNOWN", "REQUEUED", "CONFIGURING", "SUSPENDED")  # UNKNOWN: not in sacct yet
+RUNNING_STATES = ("RUNNING", "COMPLETING")  # anything else has ended (ENDED: squeue no longer lists it)
+SUBMITIT_EARLY_STOP_S = 90  # submitit signals a task this long before its time limit
+
+
+class SlurmError(ReproError):
+    """Slurm cannot be used from here, or refused the job array."""
+
+
+def slurm_task(run_dir: str, log_path: str, env: dict[str, str]) -> None:
+    """What each array task runs on its node: the worker, output appended to the run's log.
+
+    A failed run raises, so that Slurm's accounting says FAILED too.
+    """
+    from repro.worker import run_here
+
+    code = run_here(run_dir, log_path, env)
+    if code != 0:
+        raise RuntimeError(f"the run failed (exit code {code}); its log: {log_path}")
+
+
+class _ArrayTask(RunFolder):
+    """One run as one task of the array: its submitit Job and the Slurm state last seen."""
+
+    def __init__(self, index: int, spec: RunSpec):
+        super().__init__(index, spec)
+        self.job = None  # a submitit Job, once submitted
+        self.state = "PENDING"
+        self.queued_at = time.time()
+        self.running_since: float | None = None
+        self.result_seen: float | None = None
+        self.stop_reason: str | None = None  # "timeout" or "interrupted" when we cancelled it
+        self.stop_message: str | None = None
+
+    @property
+    def job_id(self) -> str:
+        return self.job.job_id
+
+    def slurm_fields(self) -> dict:
+        return {
+            "executor": "slurm",
+            "harness_pid": os.getpid(),
+            "queued_s": round((self.running_since or time.time()) - self.queued_at, 3),
+            "slurm": {"job_id": self.job_id, "state": self.state, "log": str(self.job.paths.stderr)},
+        }
+
+    def save(self, status: str) -> None:
+        save_record(self.record(status, **self.slurm_fields()))
+
+    def has_result_file(self) -> bool:
+        return self.job.paths.result_pickle.exists()
+
+    def finish(self, time_limit_min: int) -> dict:
+        status, message, result = self.outcome()
+        state = self.state
+        if self.stop_reason is not None:
+            status, message = self.stop_reason, self.stop_message
+        elif status == "ok":
+            pass
+        elif message and message.startswith("UncompletedJobError") and "timed-out" in message:
+            status = "timeout"
+            message = (f"Slurm's time limit ({time_limit_min} min, --time) was {SUBMITIT_EARLY_STOP_S} s away: "
+                       "submitit stopped the run")
+        elif state == "TIMEOUT":
+            status, message = "timeout", f"Slurm stopped it at its time limit ({time_limit_min} min, --time)"
+        elif state == "OUT_OF_MEMORY":
+            status, message = "killed", "out of memory: Slurm killed it at its memory limit (--mem)"
+        elif state == "CANCELLED":
+            status, message = "killed", "cancelled in Slurm (scancel, or the cluster's administrators)"
+        elif state == "ENDED":  # seen through squeue: the cluster keeps no accounting
+            message = message or "it left Slurm's queue without a result (no accounting here to say why: see Slurm's log)"
+        elif status == "crashed" and message is None:
+            status, message = ("killed" if state in ("NODE_FAIL", "BOOT_FAIL", "PREEMPTED", "DEADLINE") else "crashed",
+                               f"Slurm ended it {state} and the worker left no result")
+        if status != "ok":
+            message = f"{message} (Slurm job {self.job_id}, {state}; Slurm's log: {self.job.paths.stderr})"
+        record = self.final_record(status, message, result, **self.slurm_fields())
+        save_record(record)
+        return record
+
+
+def execute_on_slurm(
+    specs: list[RunSpec],
+    settings: SlurmSettings,
+    jobs: int | None = None,
+    expected_seconds: float | None = None,
+    progress: Progress | None = None,
+) -> list[dict]:
+    """Submit every spec as one Slurm job array, wait, and return their final records in plan order.
+
+    `jobs` caps how many tasks run at once (Slurm's %N); by default Slurm runs as many as fit.
+    Ctrl-C cancels the array, records the unfinished runs as interrupted and raises Interrupted.
+    """
+    import submitit
+
+    if shutil.which("sbatch") is None or shutil.which("sacct") is None:
+        raise SlurmError("--executor slurm: sbatch and sacct are not on PATH here; run repro where "
+                         "Slurm's commands work (a login node), or use --executor local")
+    progress = progress or Progress(total_runs=len(specs), enabled=False)
+    time_limit = time_limit_minutes(settings, specs[0].timeout_s, expected_seconds)
+    folder = home() / "slurm" / specs[0].batch_id
+    executor = submitit.SlurmExecutor(folder=folder / "%j", max_num_timeout=0)
+    executor.update_parameters(**sbatch_parameters(settings, specs, jobs, time_limit))
+    tasks = [_ArrayTask(index, spec) for index, spec in enumerate(specs, start=1)]
+    for task in tasks:
+        task.prepare()
+    try:
+        submitted = executor.map_array(
+            slurm_task,
+            [str(task.dir) for task in tasks],
+            [str(task.log_path) for task in tasks],
+            [task.worker_env() for task in tasks],
+        )
+    except submitit.core.utils.FailedJobError as exc:
+        raise SlurmError(f"sbatch refused the job array: {str(exc).strip()}\n"
+                         "check --partition, --gpus-per-run, --cpus-per-run, --mem and --time "
+                         "(or the [slurm] table of your repro.toml) against `sinfo`") from None
+    array_id = submitted[0].job_id.split("_")[0]
+    for task, job in zip(tasks, submitted):
+        task.job = job
+        task.save("queued")
+    progress.note(f"submitted {len(tasks)} run(s) to Slurm as job {array_id}; Slurm's logs in {folder}")
+    return _wait(tasks, array_id, time_limit, progress)
+
+
+def _wait(tasks: list[_ArrayTask], array_id: str, time_limit: int, progress: Progress) -> list[dict]:
+    """Poll sacct until every task has ended; show the states and each run's progress."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    waiting = list(tasks)
+    records: dict[int, dict] = {}
+    plotter = ThreadPoolExecutor(max_workers=1)
+    ctrl_c = CtrlCFlag()
+    try:
+        while waiting:
+            ctrl_c.check()
+            states = array_states(array_id, [task.job_id for task in waiting])
+            for task in list(waiting):
+                task.state = states[task.job_id]
+                if task.running_since is None and task.state not in WAITING_STATES:
+                    task.running_since = task.started = time.time()
+                    task.save("running")
+                    progress.started(task.index, task.spec)
+                for event in task.new_events():
+                    progress.event(task.index, event)
+                timeout = task.spec.timeout_s
+                if task.running_since and timeout and time.time() - task.running_since > timeout:
+                    task.stop_reason, task.stop_message = "timeout", f"cancelled after the {timeout:g} s timeout"
+                    _scancel(task.job_id)
+                if task.has_result_file() and task.result_seen is None:
+                    task.result_seen = time.time()
+                lagging = task.result_seen is not None and time.time() - task.result_seen > RESULT_GRACE_SECONDS
+                if _ended(task.state) or lagging:
+                    waiting.remove(task)
+                    records[task.index] = task.finish(time_limit)
+                    progress.finished(task.index, records[task.index])
+                    plotter.submit(plot_quietly, records[task.index], task.dir / "curves.png")
+            progress.states(f"Slurm job {array_id}: " + _state_counts(tasks, waiting))
+            if waiting:
+                _sleep_unless_interrupted(POLL_SECONDS, ctrl_c)
+    except BaseException as exc:
+        why = "Ctrl-C" if isinstance(exc, KeyboardInterrupt) else f"an error in the harness ({exc!r})"
+        _scancel(array_id)
+        stopped = []
+        for task in waiting:
+            task.stop_reason, task.stop_message = "interrupted", f"Slurm job {task.job_id} cancelled by {why}"
+            stopped.append(task.finish(time_limit))
+            progress.finished(task.index, stopped[-1])
+        plotter.shutdown(wait=True)
+        progress.close()
+        if isinstance(exc, KeyboardInterrupt):
+            raise Interrupted(stopped) from None
+        raise
+    finally:
+        ctrl_c.restore()
+    plotter.shutdown(wait=True)
+    progress.close()
+    return [records[i] for i in sorted(records)]
+
+
+def array_states(array_id: str, job_ids: list[str]) -> dict[str, str]:
+    """Slurm's state of each of job_ids ("12_3": task 3 of array 12), in one sacct call.
+
+    sacct lists a task that has started on its own line ("12_3|RUNNING") and the tasks still
+    waiting as one range ("12_[4-7%2]|PENDING"); a task's own line wins over a range. (submitit's
+    watcher lets the range win, so a running task of a throttled array reads PENDING.) Where
+    sacct does not work (a cluster without accounting), squeue says which tasks are still queued
+    or running, and a task it no longer lists has ENDED.
+    """
+    listed = _command_lines(["sacct", "-X", "-n", "-P", "-o", "JobID,State", "-j", array_id])
+    if listed is None:
+        listed = _command_lines(["squeue", "-h", "-r", "-o", "%i|%T", "-j", array_id]) or []
+        default = "ENDED"
+    else:
+        default = "UNKNOWN"  # not in the accounting yet
+    own, ranged = {}, {}
+    for line in listed:
+        job_id, _, state = line.partition("|")
+        state = state.split()[0] if state.strip() else "UNKNOWN"  # "CANCELLED by 0" -> CANCELLED
+        match = re.fullmatch(r"(\d+)_\[([0-9,\-]+)(?:%\d+)?\]", job_id)
+        if match:
+            for task in _task_ids(match.group(2)):
+                ranged[f"{match.group(1)}_{task}"] = state
+        else:
+            own[job_id] = state
+    states = {**ranged, **own}
+    return {job_id: states.get(job_id, default) for job_id in job_ids}
+
+
+def _task_ids(ranges: str) -> list[int]:
+    """"0-3,7" -> [0, 1, 2, 3, 7]."""
+    ids = []
+    for part in ranges.split(","):
+        first, _, last = part.partition("-")
+        ids += range(int(first), int(last or first) + 1)
+    return ids
+
+
+def _command_lines(command: list[str]) -> list[str] | None:
+    """The lines a Slurm command printed, or None where it failed."""
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return [line.strip() for line in done.stdout.splitlines() if line.strip()] if done.returncode == 0 else None
+
+
+def sbatch_parameters(settings: SlurmSettings, specs: list[RunSpec], jobs: int | None, time_limit: int) -> dict:
+    """submitit's SlurmExecutor parameters for the array (each becomes an #SBATCH line)."""
+    spec = specs[0]
+    parameters = {
+        "job_name": f"repro-{spec.paper}-{spec.impl}-{spec.profile}",
+        "time": time_limit,
+        "cpus_per_task": settings.cpus_per_run,
+        "array_parallelism": jobs or len(specs),
+        "setup": list(settings.setup),
+        "additional_parameters": dict(settings.additional),
+    }
+    if settings.partition:
+        parameters["partition"] = settings.partition
+    if settings.gpus_per_run:
+        parameters["gpus_per_node"] = settings.gpus_per_run
+    if settings.mem:
+        parameters["mem"] = settings.mem
+    return parameters
+
+
+def time_limit_minutes(settings: SlurmSettings, timeout_s: float | None, expected_seconds: float | None) -> int:
+    """The time each task asks Slurm for: --time if set; else from --timeout; else four times
+    the profile's expected time (at least 10 minutes); else an hour. Said on stderr when guessed."""
+    if settings.time_minutes:
+        return settings.time_minutes
+    if timeout_s:
+        minutes, why = math.ceil(timeout_s / 60) + 2, "--timeout plus 2 minutes"
+    elif expected_seconds:
+        minutes, why = max(10, math.ceil(4 * expected_seconds / 60)), "4x the profile's expected time, at least 10"
+    else:
+        minutes, why = 60, "no expected time in the manifest"
+    print(f"note: no --time given; asking Slurm for {minutes} min per run ({why})", file=sys.stderr)
+    return minutes
+
+
+def _ended(state: str) -> bool:
+    return state not in WAITING_STATES and state not in RUNNING_STATES
+
+
+def _state_counts(tasks: list[_ArrayTask], waiting: list[_ArrayTask]) -> str:
+    queued = sum(task.running_since is None for task in waiting)
+    return f"{queued} queued, {len(waiting) - queued} running, {len(tasks) - len(waiting)} done"
+
+
+def _scancel(job_id: str) -> None:
+    subprocess.run(["scancel", job_id], capture_output=True, timeout=60)
+
+
+def _sleep_unless_interrupted(seconds: float, ctrl_c: CtrlCFlag) -> None:
+    deadline = time.time() + seconds
+    while time.time() < deadline and not ctrl_c.pressed:
+        time.sleep(0.1)
