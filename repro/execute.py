@@ -105,8 +105,8 @@ class RunFolder:
             "spec": self.spec.to_dict(),
             "metrics": {},
             "curves": curves_from_events(read_events(self.events_path)),
-            "started": _iso(self.started),
-            "finished": _iso(finished) if finished else None,
+            "started": iso_time(self.started),
+            "finished": iso_time(finished) if finished else None,
             "duration_s": round(finished - self.started, 3) if finished else None,  # wall, start to end
             "train_s": None,  # inside run(), without the worker's start-up
             "environment": read_json(self.dir / "environment.json"),
@@ -323,5 +323,5 @@ def _signal_group(pid: int, sig: int) -> None:
             continue
 
 
-def _iso(timestamp: float) -> str:
+def iso_time(timestamp: float) -> str:
     return datetime.fromtimestamp(timestamp, tz=timezone.utc).isoformat(timespec="seconds")

@@ -47,15 +47,15 @@ class Progress:
         elif self.enabled:
             print(text, file=sys.stderr, flush=True)
 
-    def states(self, text: str) -> None:
+    def states(self, text: str, done: int) -> None:
         """How the runs stand in a queue (Slurm's), e.g. "3 queued, 2 running, 1 done"; shown when it changes."""
         if text == self._last_states:
             return
         self._last_states = text
         if self.live:
             if self._states_task is None:
-                self._states_task = self._bar.add_task(text, total=None, latest="")
-            self._bar.update(self._states_task, description=text)
+                self._states_task = self._bar.add_task(text, total=self.total_runs, latest="")
+            self._bar.update(self._states_task, description=text, completed=done)
         elif self.enabled:
             print(text, file=sys.stderr, flush=True)
 

@@ -20,9 +20,11 @@ import shutil
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
+from datetime import datetime
 
 from repro.errors import ReproError
-from repro.execute import Interrupted, RunFolder, CtrlCFlag, plot_quietly
+from repro.execute import CtrlCFlag, Interrupted, RunFolder, iso_time, plot_quietly
 from repro.plan import RunSpec
 from repro.progress import Progress
 from repro.records import home, save_record
@@ -59,7 +61,8 @@ class _ArrayTask(RunFolder):
         self.job = None  # a submitit Job, once submitted
         self.state = "PENDING"
         self.queued_at = time.time()
-        self.running_since: float | None = None
+        self.running_since: float | None = None  # when Slurm started it
+        self.ended: float | None = None  # when Slurm says it ended
         self.result_seen: float | None = None
         self.stop_reason: str | None = None  # "timeout" or "interrupted" when we cancelled it
         self.stop_message: str | None = None
@@ -76,6 +79,12 @@ class _ArrayTask(RunFolder):
             "slurm": {"job_id": self.job_id, "state": self.state, "log": str(self.job.paths.stderr)},
         }
 
+    def finished_fields(self) -> dict:
+        """When it ended by Slurm's clock (not when the harness noticed), where Slurm says."""
+        if self.ended is None or self.running_since is None:
+            return {}
+        return {"finished": iso_time(self.ended), "duration_s": round(self.ended - self.running_since, 3)}
+
     def save(self, status: str) -> None:
         save_record(self.record(status, **self.slurm_fields()))
 
@@ -91,8 +100,8 @@ class _ArrayTask(RunFolder):
             pass
         elif message and message.startswith("UncompletedJobError") and "timed-out" in message:
             status = "timeout"
-            message = (f"Slurm's time limit ({time_limit_min} min, --time) was {SUBMITIT_EARLY_STOP_S} s away: "
-                       "submitit stopped the run")
+            message = (f"it ran into Slurm's time limit ({time_limit_min} min, --time): submitit stopped it "
+                       f"when Slurm warned, up to {SUBMITIT_EARLY_STOP_S} s before the limit")
         elif state == "TIMEOUT":
             status, message = "timeout", f"Slurm stopped it at its time limit ({time_limit_min} min, --time)"
         elif state == "OUT_OF_MEMORY":
@@ -106,7 +115,7 @@ class _ArrayTask(RunFolder):
                                f"Slurm ended it {state} and the worker left no result")
         if status != "ok":
             message = f"{message} (Slurm job {self.job_id}, {state}; Slurm's log: {self.job.paths.stderr})"
-        record = self.final_record(status, message, result, **self.slurm_fields())
+        record = self.final_record(status, message, result, **self.slurm_fields(), **self.finished_fields())
         save_record(record)
         return record
 
@@ -168,9 +177,10 @@ def _wait(tasks: list[_ArrayTask], array_id: str, time_limit: int, progress: Pro
             ctrl_c.check()
             states = array_states(array_id, [task.job_id for task in waiting])
             for task in list(waiting):
-                task.state = states[task.job_id]
+                slurm = states[task.job_id]
+                task.state, task.ended = slurm.state, slurm.ended
                 if task.running_since is None and task.state not in WAITING_STATES:
-                    task.running_since = task.started = time.time()
+                    task.running_since = task.started = slurm.started or time.time()
                     task.save("running")
                     progress.started(task.index, task.spec)
                 for event in task.new_events():
@@ -187,7 +197,7 @@ def _wait(tasks: list[_ArrayTask], array_id: str, time_limit: int, progress: Pro
                     records[task.index] = task.finish(time_limit)
                     progress.finished(task.index, records[task.index])
                     plotter.submit(plot_quietly, records[task.index], task.dir / "curves.png")
-            progress.states(f"Slurm job {array_id}: " + _state_counts(tasks, waiting))
+            progress.states(f"Slurm job {array_id}: " + _state_counts(tasks, waiting), done=len(tasks) - len(waiting))
             if waiting:
                 _sleep_unless_interrupted(POLL_SECONDS, ctrl_c)
     except BaseException as exc:
@@ -210,33 +220,51 @@ def _wait(tasks: list[_ArrayTask], array_id: str, time_limit: int, progress: Pro
     return [records[i] for i in sorted(records)]
 
 
-def array_states(array_id: str, job_ids: list[str]) -> dict[str, str]:
-    """Slurm's state of each of job_ids ("12_3": task 3 of array 12), in one sacct call.
+@dataclass
+class TaskState:
+    """A task as Slurm sees it: its state, and when it started and ended (Slurm's clock)."""
 
-    sacct lists a task that has started on its own line ("12_3|RUNNING") and the tasks still
-    waiting as one range ("12_[4-7%2]|PENDING"); a task's own line wins over a range. (submitit's
-    watcher lets the range win, so a running task of a throttled array reads PENDING.) Where
-    sacct does not work (a cluster without accounting), squeue says which tasks are still queued
-    or running, and a task it no longer lists has ENDED.
+    state: str
+    started: float | None = None
+    ended: float | None = None
+
+
+def array_states(array_id: str, job_ids: list[str]) -> dict[str, TaskState]:
+    """How each of job_ids ("12_3": task 3 of array 12) stands, in one sacct call.
+
+    sacct lists a task that has started on its own line ("12_3|RUNNING|...") and the tasks
+    still waiting as one range ("12_[4-7%2]|PENDING|..."); a task's own line wins over a range.
+    (submitit's watcher lets the range win, so a running task of a throttled array read
+    PENDING.) Where sacct does not work (a cluster without accounting), squeue says which tasks
+    are still queued or running, and a task it no longer lists has ENDED.
     """
-    listed = _command_lines(["sacct", "-X", "-n", "-P", "-o", "JobID,State", "-j", array_id])
+    listed = _command_lines(["sacct", "-X", "-n", "-P", "-o", "JobID,State,Start,End", "-j", array_id])
+    missing = TaskState("UNKNOWN")  # not in the accounting yet
     if listed is None:
-        listed = _command_lines(["squeue", "-h", "-r", "-o", "%i|%T", "-j", array_id]) or []
-        default = "ENDED"
-    else:
-        default = "UNKNOWN"  # not in the accounting yet
+        listed = _command_lines(["squeue", "-h", "-r", "-o", "%i|%T|%S|", "-j", array_id]) or []
+        missing = TaskState("ENDED")
     own, ranged = {}, {}
     for line in listed:
-        job_id, _, state = line.partition("|")
-        state = state.split()[0] if state.strip() else "UNKNOWN"  # "CANCELLED by 0" -> CANCELLED
+        job_id, state, start, end = (line.split("|") + ["", "", ""])[:4]
+        task = TaskState(state.split()[0] if state.strip() else "UNKNOWN",  # "CANCELLED by 0" -> CANCELLED
+                         _slurm_time(start), _slurm_time(end))
         match = re.fullmatch(r"(\d+)_\[([0-9,\-]+)(?:%\d+)?\]", job_id)
         if match:
-            for task in _task_ids(match.group(2)):
-                ranged[f"{match.group(1)}_{task}"] = state
+            for number in _task_ids(match.group(2)):
+                ranged[f"{match.group(1)}_{number}"] = TaskState(task.state)
         else:
-            own[job_id] = state
+            own[job_id] = task
     states = {**ranged, **own}
-    return {job_id: states.get(job_id, default) for job_id in job_ids}
+    return {job_id: states.get(job_id, missing) for job_id in job_ids}
+
+
+def _slurm_time(text: str) -> float | None:
+    """sacct's and squeue's times ("2026-11-27T20:14:40", the cluster's local time) as a
+    timestamp; None for "Unknown", "None" or "N/A"."""
+    try:
+        return datetime.fromisoformat(text.strip()).timestamp()
+    except ValueError:
+        return None
 
 
 def _task_ids(ranges: str) -> list[int]:

@@ -92,6 +92,24 @@ def test_runs_shows_queued_and_running_and_ctrl_c_cancels_the_array(tiny_papers,
     assert states and {state.split()[0] for state in states} == {"CANCELLED"}
 
 
+def test_a_killed_harness_leaves_lost_runs_that_name_their_slurm_job(tiny_papers, repro_home, slurm_cluster):
+    harness = subprocess.Popen(
+        slurm_cluster.command(*repro_cmd("run", "tiny", "--set", "mode=sleep", "--claims", "a_score",
+                                         "--executor", "slurm")),
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    (record,) = wait_for_records(repro_home, lambda rs: rs[0]["status"] == "running")
+    harness.kill()
+    harness.wait()
+    job_id = record["slurm"]["job_id"]
+    try:
+        (summary,) = json.loads(run_repro("runs", "tiny", "--json").stdout)
+        assert summary["status"] == "lost"
+        assert f"Slurm job {job_id} may still be running (squeue -j {job_id})" in summary["error"]
+    finally:
+        slurm_cluster.run("scancel", job_id)
+
+
 def test_the_timeout_cancels_a_task(tiny_papers, repro_home, slurm_cluster):
     result = slurm_cluster.repro("run", "tiny", "--set", "mode=sleep", "--claims", "a_score",
                                  "--executor", "slurm", "--timeout", "3")
