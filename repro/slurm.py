@@ -153,6 +153,8 @@ def execute_on_slurm(
             [task.worker_env() for task in tasks],
         )
     except submitit.core.utils.FailedJobError as exc:
+        for task in tasks:  # nothing was queued: leave no half-made run folders behind
+            shutil.rmtree(task.dir, ignore_errors=True)
         raise SlurmError(f"sbatch refused the job array: {str(exc).strip()}\n"
                          "check --partition, --gpus-per-run, --cpus-per-run, --mem and --time "
                          "(or the [slurm] table of your repro.toml) against `sinfo`") from None

@@ -136,6 +136,7 @@ def test_the_executor_and_partition_come_from_the_settings_file(tiny_papers, rep
     assert refused.returncode == 2
     assert "sbatch refused the job array" in refused.stderr and "invalid partition" in refused.stderr.lower()
     assert "Traceback" not in refused.stderr
+    assert len(list((repro_home / "runs").iterdir())) == 1  # the refused run left no folder behind
 
 
 def test_without_slurm_commands_the_error_says_where_to_run(tiny_papers, repro_home):
