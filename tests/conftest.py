@@ -163,10 +163,14 @@ def slurm_cluster():
     if os.geteuid() != 0:
         pytest.skip("the Slurm test cluster needs root (network namespace, munge, slurm daemons): "
                     "run the tests as root, or start it first with `sudo .ci/slurm-up.sh`")
-    up = subprocess.run([str(REPO / ".ci" / "slurm-up.sh")], capture_output=True, text=True, timeout=900)
-    if up.returncode != 0:
+    try:
+        up = subprocess.run([str(REPO / ".ci" / "slurm-up.sh")], capture_output=True, text=True, timeout=600)
+        problem = None if up.returncode == 0 else (up.stderr or up.stdout).strip()[-500:]
+    except subprocess.TimeoutExpired:
+        problem = ".ci/slurm-up.sh took more than 10 minutes (a hung apt-get install?)"
+    if problem:
         subprocess.run([str(REPO / ".ci" / "slurm-down.sh")], capture_output=True)
-        pytest.skip(f"the Slurm test cluster did not start: {(up.stderr or up.stdout).strip()[-500:]}")
+        pytest.skip(f"the Slurm test cluster did not start: {problem}")
     try:
         yield cluster
     finally:
