@@ -15,7 +15,8 @@ from repro.errors import ManifestError, ReproError
 
 EPILOG = """\
 exit codes: 0 every claim REPRODUCED or BETTER; 1 a claim WORSE or INCONCLUSIVE;
-            2 usage or manifest error; 3 a run crashed or timed out; 130 Ctrl-C.
+            2 usage, manifest or settings error (or Slurm refused the job array);
+            3 a run crashed or timed out; 130 Ctrl-C.
 environment: REPRO_HOME (records and caches, default ~/.cache/repro),
              REPRO_PAPERS (the catalog folder, default the papers/ beside the package),
              REPRO_DATA_DIR (a folder of pre-seeded data files),
