@@ -148,7 +148,7 @@ class _Worker(RunFolder):
             name=self.spec.run_id,
         )
         self.process.start()
-        save_record(self._record("running"))
+        save_record(self.record("running", **self._local_fields()))
 
     def poll(self) -> int | None:
         """The exit code once the worker has ended (negative: killed by that signal), else None."""
@@ -181,9 +181,6 @@ class _Worker(RunFolder):
         save_record(record)
         return record
 
-    def _record(self, status: str) -> dict:
-        return self.record(status, **self._local_fields())
-
     def _local_fields(self) -> dict:
         return {"worker_pid": self.process.pid if self.process else None, "gpu": self.gpu}
 
@@ -210,51 +207,67 @@ def execute(specs: list[RunSpec], jobs: int = 1, progress: Progress | None = Non
     progress = progress or Progress(total_runs=len(specs), enabled=False)
     gpus = visible_gpus() if any(spec.device != "cpu" for spec in specs) else []
     context = worker_context()
-    plotter = ThreadPoolExecutor(max_workers=1)  # curve plots, drawn while the next runs train
     pending = list(enumerate(specs, start=1))
     running: list[_Worker] = []
     records: dict[int, dict] = {}
-    ctrl_c = CtrlCFlag()
-    try:
-        while pending or running:
-            ctrl_c.check()
-            while pending and len(running) < jobs:
-                worker = _Worker(*pending.pop(0), gpu=least_busy_gpu(gpus, running))
-                running.append(worker)  # first, so that Ctrl-C during start still stops it
-                worker.start(context)
-                progress.started(worker.index, worker.spec)
-            time.sleep(POLL_SECONDS)
-            for worker in list(running):
-                for event in worker.new_events():
-                    progress.event(worker.index, event)
-                timeout = worker.spec.timeout_s
-                if worker.poll() is None and timeout and time.time() - worker.started > timeout:
-                    worker.stop("timeout", f"stopped after the {timeout:g} s timeout")
-                if worker.poll() is not None:
-                    running.remove(worker)
-                    records[worker.index] = worker.finish()
-                    progress.finished(worker.index, records[worker.index])
-                    plotter.submit(plot_quietly, records[worker.index], worker.dir / "curves.png")
-    except BaseException as exc:  # Ctrl-C, or a bug in the harness: never leave workers behind
-        stopped = []
-        for worker in running:
-            if worker.process is None or worker.process.pid is None:
-                continue  # stopped before it started: nothing ran, nothing to record
-            why = "Ctrl-C" if isinstance(exc, KeyboardInterrupt) else f"an error in the harness ({exc!r})"
-            worker.stop("interrupted", f"stopped by {why}")
-            stopped.append(worker.finish())
-            progress.finished(worker.index, stopped[-1])
-            plotter.submit(plot_quietly, stopped[-1], worker.dir / "curves.png")
-        plotter.shutdown(wait=True)
-        progress.close()
-        if isinstance(exc, KeyboardInterrupt):
-            raise Interrupted(stopped) from None
-        raise
-    finally:
-        ctrl_c.restore()
-    plotter.shutdown(wait=True)
-    progress.close()
+    with Batch(progress) as batch:
+        try:
+            while pending or running:
+                batch.ctrl_c.check()
+                while pending and len(running) < jobs:
+                    worker = _Worker(*pending.pop(0), gpu=least_busy_gpu(gpus, running))
+                    running.append(worker)  # first, so that Ctrl-C during start still stops it
+                    worker.start(context)
+                    progress.started(worker.index, worker.spec)
+                time.sleep(POLL_SECONDS)
+                for worker in list(running):
+                    for event in worker.new_events():
+                        progress.event(worker.index, event)
+                    timeout = worker.spec.timeout_s
+                    if worker.poll() is None and timeout and time.time() - worker.started > timeout:
+                        worker.stop("timeout", f"stopped after the {timeout:g} s timeout")
+                    if worker.poll() is not None:
+                        running.remove(worker)
+                        records[worker.index] = batch.finished(worker.index, worker.finish(), worker.dir)
+        except BaseException as exc:  # Ctrl-C, or a bug in the harness: never leave workers behind
+            stopped = []
+            for worker in running:
+                if worker.process is None or worker.process.pid is None:
+                    continue  # stopped before it started: nothing ran, nothing to record
+                worker.stop("interrupted", f"stopped by {why_stopped(exc)}")
+                stopped.append(batch.finished(worker.index, worker.finish(), worker.dir))
+            if isinstance(exc, KeyboardInterrupt):
+                raise Interrupted(stopped) from None
+            raise
     return [records[i] for i in sorted(records)]
+
+
+class Batch:
+    """What both executors' wait loops share: Ctrl-C as a flag, each finished run shown and its
+    curves plotted (in a background thread, while the next runs train), and on the way out,
+    however it goes, the plots finished and the display closed."""
+
+    def __init__(self, progress: Progress):
+        self.progress = progress
+        self.ctrl_c = CtrlCFlag()
+        self.plotter = ThreadPoolExecutor(max_workers=1)
+
+    def finished(self, index: int, record: dict, run_dir) -> dict:
+        self.progress.finished(index, record)
+        self.plotter.submit(plot_quietly, record, run_dir / "curves.png")
+        return record
+
+    def __enter__(self) -> Batch:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.ctrl_c.restore()
+        self.plotter.shutdown(wait=True)
+        self.progress.close()
+
+
+def why_stopped(exc: BaseException) -> str:
+    return "Ctrl-C" if isinstance(exc, KeyboardInterrupt) else f"an error in the harness ({exc!r})"
 
 
 def visible_gpus() -> list[str]:

@@ -55,7 +55,6 @@ def reproduce(
     Raises repro.execute.Interrupted on Ctrl-C, after recording the stopped runs.
     """
     paper = load_paper(paper) if isinstance(paper, str) else paper
-    slurm = slurm or SlurmSettings()
     specs = plan_for(
         paper, executor=executor, slurm=slurm, impl=impl, profile=profile, seeds=seeds, overrides=overrides,
         claim_ids=claim_ids, device=device, jobs=jobs, timeout_s=timeout_s, threads=threads,
@@ -70,7 +69,7 @@ def reproduce(
         from repro.slurm import execute_on_slurm
 
         expected = paper.profiles[profile].expected_seconds
-        records = execute_on_slurm(specs, slurm, jobs=jobs, expected_seconds=expected, progress=progress)
+        records = execute_on_slurm(specs, slurm or SlurmSettings(), jobs=jobs, expected_seconds=expected, progress=progress)
     else:
         records = execute(specs, jobs=jobs or 1, progress=progress)
     claims = compare_claims(select_claims(paper, profile, claim_ids), records)

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from repro.errors import ReproError
-from repro.execute import CtrlCFlag, Interrupted, RunFolder, iso_time, plot_quietly
+from repro.execute import Batch, CtrlCFlag, Interrupted, RunFolder, iso_time, why_stopped
 from repro.plan import RunSpec
 from repro.progress import Progress
 from repro.records import home, save_record
@@ -168,57 +168,47 @@ def execute_on_slurm(
 
 def _wait(tasks: list[_ArrayTask], array_id: str, time_limit: int, progress: Progress) -> list[dict]:
     """Poll sacct until every task has ended; show the states and each run's progress."""
-    from concurrent.futures import ThreadPoolExecutor
-
     waiting = list(tasks)
     records: dict[int, dict] = {}
-    plotter = ThreadPoolExecutor(max_workers=1)
-    ctrl_c = CtrlCFlag()
-    try:
-        while waiting:
-            ctrl_c.check()
-            states = array_states(array_id, [task.job_id for task in waiting])
-            for task in list(waiting):
-                slurm = states[task.job_id]
-                task.state, task.ended = slurm.state, slurm.ended
-                if task.running_since is None and task.state not in WAITING_STATES:
-                    task.running_since = task.started = slurm.started or time.time()
-                    task.save("running")
-                    progress.started(task.index, task.spec)
-                for event in task.new_events():
-                    progress.event(task.index, event)
-                timeout = task.spec.timeout_s
-                if task.running_since and timeout and time.time() - task.running_since > timeout:
-                    task.stop_reason, task.stop_message = "timeout", f"cancelled after the {timeout:g} s timeout"
-                    _scancel(task.job_id)
-                if task.has_result_file() and task.result_seen is None:
-                    task.result_seen = time.time()
-                lagging = task.result_seen is not None and time.time() - task.result_seen > RESULT_GRACE_SECONDS
-                if _ended(task.state) or lagging:
-                    waiting.remove(task)
-                    records[task.index] = task.finish(time_limit)
-                    progress.finished(task.index, records[task.index])
-                    plotter.submit(plot_quietly, records[task.index], task.dir / "curves.png")
-            progress.states(f"Slurm job {array_id}: " + _state_counts(tasks, waiting), done=len(tasks) - len(waiting))
-            if waiting:
-                _sleep_unless_interrupted(POLL_SECONDS, ctrl_c)
-    except BaseException as exc:
-        why = "Ctrl-C" if isinstance(exc, KeyboardInterrupt) else f"an error in the harness ({exc!r})"
-        _scancel(array_id)
-        stopped = []
-        for task in waiting:
-            task.stop_reason, task.stop_message = "interrupted", f"Slurm job {task.job_id} cancelled by {why}"
-            stopped.append(task.finish(time_limit))
-            progress.finished(task.index, stopped[-1])
-        plotter.shutdown(wait=True)
-        progress.close()
-        if isinstance(exc, KeyboardInterrupt):
-            raise Interrupted(stopped) from None
-        raise
-    finally:
-        ctrl_c.restore()
-    plotter.shutdown(wait=True)
-    progress.close()
+    with Batch(progress) as batch:
+        try:
+            while waiting:
+                batch.ctrl_c.check()
+                states = array_states(array_id, [task.job_id for task in waiting])
+                for task in list(waiting):
+                    slurm = states[task.job_id]
+                    task.state, task.ended = slurm.state, slurm.ended
+                    if task.running_since is None and task.state not in WAITING_STATES:
+                        task.running_since = task.started = slurm.started or time.time()
+                        task.save("running")
+                        progress.started(task.index, task.spec)
+                    for event in task.new_events():
+                        progress.event(task.index, event)
+                    timeout = task.spec.timeout_s
+                    if task.running_since and timeout and task.stop_reason is None \
+                            and time.time() - task.running_since > timeout:
+                        task.stop_reason, task.stop_message = "timeout", f"cancelled after the {timeout:g} s timeout"
+                        _scancel(task.job_id)
+                    if task.has_result_file() and task.result_seen is None:
+                        task.result_seen = time.time()
+                    lagging = task.result_seen is not None and time.time() - task.result_seen > RESULT_GRACE_SECONDS
+                    if _ended(task.state) or lagging:
+                        waiting.remove(task)
+                        records[task.index] = batch.finished(task.index, task.finish(time_limit), task.dir)
+                progress.states(f"Slurm job {array_id}: " + _state_counts(tasks, waiting),
+                                done=len(tasks) - len(waiting))
+                if waiting:
+                    _sleep_unless_interrupted(POLL_SECONDS, batch.ctrl_c)
+        except BaseException as exc:
+            _scancel(array_id)
+            stopped = []
+            for task in waiting:
+                task.stop_reason = "interrupted"
+                task.stop_message = f"Slurm job {task.job_id} cancelled by {why_stopped(exc)}"
+                stopped.append(batch.finished(task.index, task.finish(time_limit), task.dir))
+            if isinstance(exc, KeyboardInterrupt):
+                raise Interrupted(stopped) from None
+            raise
     return [records[i] for i in sorted(records)]
 
 
