@@ -12,7 +12,6 @@ import os
 
 import pytest
 
-from conftest import SHARED_DATA
 from repro.baselines import (
     THREADS_PER_RUN,
     baseline_from_records,
@@ -46,9 +45,7 @@ def test_quick_profile_matches_its_baseline(paper_id, impl, data_regression, req
     if impl not in offline_implementations(paper):
         pytest.skip(f"{impl} needs its code fetched first (`repro fetch {paper_id}`); CI runs offline")
     if paper.data and not os.environ.get("REPRO_DATA_DIR"):
-        if not SHARED_DATA.is_dir():
-            pytest.skip(f"{paper_id}'s data files are not reachable offline: {SHARED_DATA} is missing")
-        monkeypatch.setenv("REPRO_DATA_DIR", str(SHARED_DATA))  # copies, used when their sha256 matches
+        request.getfixturevalue("shared_data")  # the checksummed copies in ../shared/data, or a skip
     outcome = reproduce(paper, impl=impl, profile="quick", device="cpu", jobs=os.cpu_count() or 1,
                         threads=THREADS_PER_RUN)
     obtained = baseline_from_records(paper, impl, "quick", outcome.records)
