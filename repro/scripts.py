@@ -50,9 +50,13 @@ class OutputParser:
         self.log = log
         self.matches = 0
         self.step: int | None = None
-        self.last: dict[str, float] = {}
         self.history: dict[str, list[Reading]] = {}
         self.started = time.monotonic()
+
+    @property
+    def last(self) -> dict[str, float]:
+        """The last value of each metric seen."""
+        return {name: readings[-1].value for name, readings in self.history.items()}
 
     def feed(self, line: str) -> None:
         for pattern in self.patterns:
@@ -65,7 +69,6 @@ class OutputParser:
                 self.step = int(groups.pop("step"))
             step = self.step if self.step is not None else self.matches
             metrics = {name: float(value) for name, value in groups.items()}
-            self.last.update(metrics)
             seconds = time.monotonic() - self.started
             for name, value in metrics.items():
                 self.history.setdefault(name, []).append(Reading(step, value, seconds))
