@@ -1,19 +1,8 @@
 """repro's own settings, set once for a lab or a project instead of on every command line.
 
-They live in `repro.toml`, or in a `[tool.repro]` table of `pyproject.toml`:
-
-    [run]
-    executor = "slurm"                  # or "local" (the default)
-    jobs = 8                            # runs at once (local workers; Slurm array tasks)
-
-    [slurm]
-    partition = "gpu"
-    gpus_per_run = 1
-    cpus_per_run = 8                    # also the run's torch threads
-    mem = "32G"
-    time = "4:00:00"                    # any of Slurm's time formats
-    setup = ["module load cuda/12.1"]   # shell lines each job runs before the run
-    additional = { account = "mylab", qos = "normal" }   # any other sbatch option
+They live in `repro.toml`, or in a `[tool.repro]` table of `pyproject.toml`: a [run] table
+(executor, jobs) and a [slurm] table (partition, gpus_per_run, cpus_per_run, mem, time, setup,
+additional). `repro config --help` shows an example with every setting (cli.CONFIG_EXAMPLE).
 
 The first such file from the current folder upwards is used (REPRO_CONFIG names one
 directly). The command line wins over the file, and the file over repro's defaults.
