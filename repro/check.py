@@ -11,8 +11,10 @@ stopping at the first that fails:
   4 step        two training steps from the same weights on the same batch: same losses,
                 same updated parameters
   5 overfit     the student's model drives the loss on one small batch close to zero
-  6 quick       the quick profile's metrics against the reference's baseline, within the
-                claims' tolerances
+  6 quick       the quick profile's metrics against the reference's on this machine (same
+                seeds and config): a stored baseline with this machine's numerics
+                fingerprint, else the reference run now, beside the student's runs;
+                within the claim's band, or the baseline's measured spread where tighter
   7 full        (--full) the paper's claims
 
 The reference is the project's re-implementation (`--against reimpl`, the default). The
@@ -56,7 +58,7 @@ class _Failed(Exception):
 
 
 def check(paper: Paper, impl: str, *, against: str = "reimpl", full: bool = False,
-          show_progress: bool = False) -> list[Stage]:
+          show_progress: bool = False, stored_baseline: bool = False) -> list[Stage]:
     """Run the stages in order; the list ends with the first stage that failed."""
     student_name, student_path = resolve_impl(paper, impl)
     reference_name, reference_path = resolve_impl(paper, against)
@@ -76,7 +78,7 @@ def check(paper: Paper, impl: str, *, against: str = "reimpl", full: bool = Fals
         ("forward", lambda: _forward(paper, helpers, context)),
         ("step", lambda: _step(paper, helpers, context)),
         ("overfit", lambda: _overfit(paper, helpers, context)),
-        ("quick", lambda: _quick(paper, student_path, reference_name, show_progress)),
+        ("quick", lambda: _quick(paper, student_path, reference_name, show_progress, stored_baseline)),
     ]
     if full:
         steps.append(("full", lambda: _full(paper, student_path, show_progress)))
@@ -236,35 +238,104 @@ def _overfit(paper: Paper, helpers, context: dict) -> list[str]:
     return details
 
 
-def _quick(paper: Paper, student_path: Path, reference_name: str, show_progress: bool) -> list[str]:
-    from repro.baselines import THREADS_PER_RUN, baseline_path, load_baseline
-    from repro.run import reproduce
+def _quick(paper: Paper, student_path: Path, reference_name: str, show_progress: bool,
+           stored_only: bool = False) -> list[str]:
+    """The quick profile's metrics, like with like: the student's runs against the reference's
+    on this machine (same seeds, same config). The reference's numbers come from a stored
+    baseline with this machine's numerics fingerprint, else from running the reference now,
+    beside the student's runs. With stored_only, a baseline from another machine is used
+    instead of running the reference, and the tolerance is its measured spread across machines."""
+    from repro.baselines import EXACT, choose, stored_baselines, tolerance_for, update_command
+    from repro.execute import probe_fingerprint
+    from repro.noise import THREADS_PER_RUN
+    from repro.numerics import fingerprint_id
 
-    path = baseline_path(paper.id, reference_name)
-    if not path.is_file():
-        raise _Failed(f"no baseline of the reference: {path}",
-                      hints=[f"not your code: the reference's numbers are missing; `repro baseline {paper.id} "
-                             f"--impl {reference_name}` makes them (about as long as the quick profile)"])
-    baseline = load_baseline(path)
-    outcome = reproduce(paper, impl=str(student_path), profile="quick", device="cpu", jobs=os.cpu_count() or 1,
-                        threads=baseline.get("threads_per_run", THREADS_PER_RUN), show_progress=show_progress)
-    measured = {(r["spec"]["setting_label"], r["spec"]["seed"]): r for r in outcome.records}
+    stored = stored_baselines(paper.id, reference_name)
+    here = fingerprint_id(probe_fingerprint(THREADS_PER_RUN))
+    same_machine = [b for b in stored if here and b.get("fingerprint_id") == here]
+    if stored_only and not stored:
+        raise _Failed(f"no baseline of the reference: {paper.id}/{reference_name}-quick",
+                      hints=[f"not your code: the reference's numbers are missing; leave out --stored-baseline to run "
+                             f"the reference now, or `{update_command(paper.id, reference_name)}` makes them"])
+    run_reference = not same_machine and not stored_only
+    student_records, reference_records = _run_quick(paper, student_path, reference_name if run_reference else None,
+                                                    show_progress)
     details, failures = [], []
     for claim in paper.claims:
-        for run in (r for r in baseline["runs"] if r["setting"] == claim.setting_label):
-            record = measured.get((run["setting"], run["seed"]))
-            if record is None or record["status"] != "ok":
-                failures.append(f"[{claim.setting_label}] seed {run['seed']}: the run did not finish "
-                                f"({record['error'] if record else 'missing'}); log: {record and record['log_path']}")
-                continue
-            ours, theirs = record["metrics"].get(claim.metric), run["metrics"][claim.metric]
+        for record in (r for r in student_records if r["spec"]["setting_label"] == claim.setting_label):
+            setting, seed = claim.setting_label, record["spec"]["seed"]
             band = claim.tolerance.band(claim.reported)
-            line = (f"[{claim.setting_label}] seed {run['seed']} {claim.metric}: {ours} against the reference's "
-                    f"{theirs} (tolerance ±{band:g})")
-            (details if ours is not None and abs(ours - theirs) <= band else failures).append(line)
+            if run_reference:
+                theirs_record = next((r for r in reference_records if r["spec"]["setting_label"] == setting
+                                      and r["spec"]["seed"] == seed), None)
+                if theirs_record is None or theirs_record["status"] != "ok":
+                    raise _Failed(f"[{setting}] seed {seed}: the reference's own run did not finish "
+                                  f"({theirs_record and theirs_record['error']}); log: {theirs_record and theirs_record['log_path']}",
+                                  hints=["not your code: the reference failed on this machine; its log says why"])
+                theirs, source = theirs_record["metrics"].get(claim.metric), "run now on this machine"
+                measured = _measured_tolerance(stored, setting, claim.metric)
+                tolerance = band if measured is None else min(band, measured)
+            else:
+                chosen = choose(same_machine or stored, setting, seed, record if same_machine else None)
+                theirs = (chosen.stored or {}).get("metrics", {}).get(claim.metric)
+                if chosen.mode == EXACT:
+                    measured = _measured_tolerance(stored, setting, claim.metric)
+                    tolerance, source = (band if measured is None else min(band, measured)), "stored on this machine"
+                else:
+                    tolerance, _ = tolerance_for(chosen, setting, claim.metric)
+                    source = f"stored on another machine ({chosen.baseline.get('machine')})"
+            if record["status"] != "ok":
+                failures.append(f"[{setting}] seed {seed}: your run did not finish ({record['error']}); "
+                                f"log: {record['log_path']}")
+                continue
+            ours = record["metrics"].get(claim.metric)
+            if theirs is None:
+                failures.append(f"[{setting}] seed {seed} {claim.metric}: the reference has no such number")
+                continue
+            same = " (identical)" if ours == theirs else ""
+            line = (f"[{setting}] seed {seed} {claim.metric}: {ours} against the reference's {theirs}, {source}"
+                    f"{same} (tolerance ±{tolerance:.3g})")
+            (details if ours is not None and abs(ours - theirs) <= tolerance else failures).append(line)
     if failures:
+        if not run_reference and not same_machine:
+            raise _Failed(*failures, *details, hints=[
+                "maybe not your code: the reference's numbers were made on another machine, where the same code "
+                "and seed give other numbers (the tolerance is the spread measured across machines); leave out "
+                "--stored-baseline to compare with the reference run on this machine",
+                *_paper_hints(paper, "quick")])
         raise _Failed(*failures, *details)
     return details
+
+
+def _measured_tolerance(stored: list[dict], setting: str, metric: str) -> float | None:
+    """The spread-based tolerance the baseline measured for this setting and metric, if any:
+    what a correct implementation computing in another order may drift by."""
+    measured = ((stored[0].get("portable") or {}).get("settings") or {}).get(setting, {}).get(metric) if stored else None
+    return None if measured is None else measured["abs"]
+
+
+def _paper_hints(paper: Paper, stage: str) -> list[str]:
+    helpers = import_file(paper.folder / "checks.py", f"repro_checks_{paper.id}")
+    return list(getattr(helpers, "HINTS", {}).get(stage, []))
+
+
+def _run_quick(paper: Paper, student_path: Path, reference_name: str | None,
+               show_progress: bool) -> tuple[list[dict], list[dict]]:
+    """The student's quick runs and, with reference_name, the reference's, in one batch
+    (interleaved, so the longest runs of both go at once): CPU, one thread a run."""
+    from repro.execute import execute
+    from repro.noise import THREADS_PER_RUN
+    from repro.progress import Progress
+    from repro.run import plan_and_fetch
+
+    jobs = os.cpu_count() or 1
+    options = dict(profile="quick", device="cpu", jobs=jobs, threads=THREADS_PER_RUN, show_progress=show_progress)
+    student = plan_and_fetch(paper, impl=str(student_path), **options)
+    reference = plan_and_fetch(paper, impl=reference_name, **options) if reference_name else []
+    specs = [spec for pair in zip(student, reference) for spec in pair] if reference else student
+    records = execute(specs, jobs=jobs, progress=Progress(len(specs), enabled=show_progress, show_impl=bool(reference)))
+    ours = {spec.run_id for spec in student}
+    return [r for r in records if r["run_id"] in ours], [r for r in records if r["run_id"] not in ours]
 
 
 def _full(paper: Paper, student_path: Path, show_progress: bool) -> list[str]:

@@ -125,15 +125,45 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = commands.add_parser(
         "baseline",
-        help="run a profile and store its metrics in baselines/ (what `repro regress` compares with)",
-        description="Run the profile on the CPU, one torch thread a run (deterministic, and the same "
-        "on every machine), and write baselines/PAPER/IMPL-PROFILE.yml: every run's metrics, the "
-        "environment that made them and a tolerance per metric. Commit the file.",
+        help="run a profile, measure its spread, and store both in baselines/ (what `repro regress` compares with)",
+        description="Run the profile on the CPU, one torch thread a run (deterministic on one machine), measure "
+        "how far its metrics move over seeds and under this machine's numerics perturbations (as `repro noise` "
+        "does), and write baselines/PAPER/IMPL-PROFILE.yml: every run's metrics, the machine's numerics "
+        "fingerprint, an exact tolerance (0, for a machine with the same fingerprint) and a portable one "
+        "(5 x the measured spread, for any other machine). Commit the file. With --add-machine, keep this "
+        "machine's exact numbers beside it instead (one file per fingerprint).",
+        epilog="time: about (noise seeds + numerics environments) x the profile's time; mnist1d quick: ~7 min on 2 cores.",
     )
     p.add_argument("paper", help="paper id, e.g. mnist1d")
     p.add_argument("--impl", default="reimpl", help="implementation (default reimpl)")
     p.add_argument("--profile", default="quick", help="profile (default quick, the one `repro regress` runs)")
+    p.add_argument("--noise-seeds", type=int, default=5, metavar="N",
+                   help="seeds 0..N-1 for the spread over seeds (default 5)")
+    p.add_argument("--no-numerics", action="store_true",
+                   help="measure the spread over seeds only, without the numerics perturbations (faster; the "
+                   "portable tolerance then assumes another machine moves a number no more than another seed)")
+    p.add_argument("--add-machine", action="store_true",
+                   help="only this machine's exact numbers, in IMPL-PROFILE.FINGERPRINT.yml beside the baseline "
+                   "(one profile run, no measurement): regress then compares this machine type exactly")
     p.add_argument("--json", action="store_true", help="print the baseline as JSON")
+
+    p = commands.add_parser(
+        "noise",
+        help="how much each metric moves with the seed and with the machine (is a difference real?)",
+        description="Run a profile on the CPU over seeds 0..N-1 and under every numerics perturbation this "
+        "machine can apply (ATEN_CPU_CAPABILITY, MKL_CBWR, ONEDNN_MAX_CPU_ISA set below the CPU's best, each "
+        "standing in for another machine), and print per setting and metric: the mean, the sd over seeds, the "
+        "sd over numerics, the portable tolerance `repro regress` would use, and a suggested band for the "
+        "paper's claims.",
+        epilog="time: about (N + numerics environments) x the profile's time. exit codes: 0 measured; 2 usage "
+        "error; 3 a run crashed.",
+    )
+    p.add_argument("paper", help="paper id, e.g. mnist1d")
+    p.add_argument("--impl", default="reimpl", help="implementation (default reimpl)")
+    p.add_argument("--profile", default="quick", help="profile (default quick)")
+    p.add_argument("--seeds", type=int, default=5, metavar="N", help="seeds 0..N-1 for the spread over seeds (default 5)")
+    p.add_argument("--no-numerics", action="store_true", help="seeds only: skip the numerics perturbations")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
 
     p = commands.add_parser(
         "regress",
@@ -185,7 +215,7 @@ def build_parser() -> argparse.ArgumentParser:
         "parameter counts per claim setting), forward (the reference's weights in your model: same "
         "outputs; the first differing layer is named), step (two training steps: same losses and "
         "updates), overfit (one small batch to near-zero loss), quick (the quick profile against the "
-        "reference's baseline) and, with --full, the paper's claims. Each stage prints what it "
+        "reference on this machine: its stored baseline where this machine made it, else the reference run now) and, with --full, the paper's claims. Each stage prints what it "
         "compared and, when it fails, the likely causes.",
         epilog="exit codes: 0 every stage passed; 1 a stage failed; 2 usage error.",
     )
@@ -193,6 +223,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--impl", required=True, help="the student's implementation: a name in students/ or a .py path")
     p.add_argument("--against", default="reimpl", help="the reference implementation (default reimpl)")
     p.add_argument("--full", action="store_true", help="also run the paper's protocol profile (full, or e.g. nanogpt's cpu) against its claims")
+    p.add_argument("--stored-baseline", action="store_true",
+                   help="quick stage: compare with the reference's stored baseline even when another machine made it "
+                   "(faster: the reference is not run; the tolerance is then its measured spread across machines)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
     p = commands.add_parser(
@@ -339,12 +372,30 @@ def cmd_baseline(args) -> int:
     from repro import report
     from repro.baselines import make_baseline
 
-    data, path, outcome = make_baseline(args.paper, args.impl, args.profile, show_progress=True)
+    made = make_baseline(args.paper, args.impl, args.profile, noise_seeds=args.noise_seeds,
+                         numerics=not args.no_numerics, add_machine=args.add_machine, show_progress=True)
     if args.json:
-        print(report.to_json(data))
+        print(report.to_json(made.data))
     else:
-        print(f"wrote {path} ({len(data['runs'])} runs); commit it so CI compares against it")
+        print(report.baseline_text(made))
     return 0
+
+
+def cmd_noise(args) -> int:
+    from repro import report
+    from repro.errors import UsageError
+    from repro.manifest import load_paper
+    from repro.noise import measure_noise
+
+    paper = load_paper(args.paper)
+    if args.profile not in paper.profiles:
+        raise UsageError(f"{paper.id} has no profile {args.profile!r} (profiles: {', '.join(paper.profiles)})")
+    if args.seeds < 2:
+        raise UsageError("--seeds must be at least 2 (a spread needs two values)")
+    noise = measure_noise(paper, args.impl, args.profile, seeds=args.seeds, perturb=not args.no_numerics,
+                          show_progress=True)
+    print(report.to_json(report.noise_json(noise)) if args.json else report.noise_text(noise))
+    return 3 if noise.failed else 0
 
 
 def cmd_regress(args) -> int:
@@ -416,7 +467,8 @@ def cmd_check(args) -> int:
     from repro.manifest import load_paper
 
     paper = load_paper(args.paper)
-    stages = check(paper, args.impl, against=args.against, full=args.full, show_progress=not args.json)
+    stages = check(paper, args.impl, against=args.against, full=args.full, show_progress=not args.json,
+                   stored_baseline=args.stored_baseline)
     print(report.to_json([s.to_dict() for s in stages]) if args.json else report.check_text(stages, args.full))
     return 0 if all(stage.passed for stage in stages) else 1
 
@@ -479,7 +531,7 @@ def cmd_schema(args) -> int:
 
 COMMANDS = {
     "list": cmd_list, "show": cmd_show, "fetch": cmd_fetch, "run": cmd_run, "runs": cmd_runs,
-    "baseline": cmd_baseline, "regress": cmd_regress, "diff": cmd_diff, "export": cmd_export,
+    "baseline": cmd_baseline, "noise": cmd_noise, "regress": cmd_regress, "diff": cmd_diff, "export": cmd_export,
     "report": cmd_report, "check": cmd_check, "impl": cmd_impl, "new": cmd_new, "schema": cmd_schema,
     "config": cmd_config,
 }

@@ -3,8 +3,9 @@
 `diff_runs(a, b)` compares two run records section by section: status, metrics (a, b,
 b - a, relative), spec (paper, impl, profile, setting, seed, device, threads, overrides),
 config key by key, and the environment (python, torch, CUDA, GPUs, CPU, threads, numpy,
-repro's version and git state, the device, the reference commit, the recorded environment
-variables and the sha256 of every data file).
+repro's version and git state, the device, the reference commit, the numerics fingerprint
+(CPU model and ISA, ATen's capability, MKL and oneDNN, TF32 and determinism flags), the
+recorded environment variables and the sha256 of every data file).
 
 It takes any dict shaped like a record (records.py), not only a record from disk, so that a
 stored baseline turned into such a dict can be compared too. A key that one side does not
@@ -49,6 +50,11 @@ SPEC_FIELDS = ("paper", "impl", "profile", "setting", "seed", "device", "threads
 ENVIRONMENT_FIELDS = (
     "device", "torch", "cuda", "gpus", "cpu", "cpu_count", "torch_threads", "python", "numpy", "platform",
     "repro", "repro_git.sha", "repro_git.dirty", "reference_commit",
+    # the numerics fingerprint (numerics.py): equal ids, expect equal bits
+    "numerics_id", "numerics.cpu.vendor", "numerics.cpu.model", "numerics.cpu.family_model_stepping",
+    "numerics.cpu.isa", "numerics.cpu_capability", "numerics.mkl", "numerics.onednn", "numerics.torch_threads",
+    "numerics.deterministic_algorithms", "numerics.gpu.name", "numerics.gpu.capability", "numerics.gpu.cuda",
+    "numerics.gpu.cudnn", "numerics.gpu.tf32_matmul", "numerics.gpu.tf32_cudnn", "numerics.gpu.cudnn_deterministic",
 )
 _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 _LONG_HEX_RE = re.compile(r"^[0-9a-f]{40,}$")
@@ -296,12 +302,22 @@ def summary_line(d: RunDiff) -> str:
     return line
 
 
+def _numerics_line(d: RunDiff) -> list[str]:
+    """What a difference of numerics fingerprints means for the metrics."""
+    ids = next((c for c in d.environment if c.name == "numerics_id"), None)
+    if ids is None or ids.kind == MISSING_KIND:
+        return []
+    return ["numerics: the fingerprints differ, so the same code and seed may give other last bits, and training "
+            "amplifies them (`repro noise PAPER` measures by how much)"]
+
+
 def diff_text(d: RunDiff) -> str:
     """A few short sections, the most telling first: status, metrics, spec, config, environment."""
     lines = [
         f"a: {d.a_id}" + (f" (started {d.a_started})" if d.a_started is not MISSING else ""),
         f"b: {d.b_id}" + (f" (started {d.b_started})" if d.b_started is not MISSING else ""),
         summary_line(d),
+        *_numerics_line(d),
         "",
     ]
     if d.status_differs:

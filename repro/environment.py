@@ -1,8 +1,10 @@
 """The environment fingerprint kept in every run record.
 
 It answers "what was different?" when two runs disagree: python, torch, CUDA, the GPU or
-CPU, thread settings, repro's own version and git commit, the reference commit. Only a
-short allow-list of environment variables is kept, so tokens and keys never reach a record.
+CPU, thread settings, repro's own version and git commit, the reference commit, and the
+numerics fingerprint (numerics.py) that decides whether two runs can agree bit for bit.
+Only an allow-list of environment variables is kept (Slurm's, and the kernel and thread
+settings), so tokens and keys never reach a record.
 """
 
 from __future__ import annotations
@@ -22,9 +24,13 @@ RECORDED_ENV_VARS = (
 )
 
 
-def fingerprint(reference_commit: str | None = None) -> dict:
+def fingerprint(reference_commit: str | None = None, device: str = "cpu") -> dict:
     """Describe this process's environment (imports torch: call it in the worker)."""
     import torch
+
+    from repro.numerics import fingerprint_id, kernel_env, numerics_fingerprint
+
+    numerics = numerics_fingerprint(device)
 
     cuda = torch.cuda.is_available()
     return {
@@ -37,12 +43,14 @@ def fingerprint(reference_commit: str | None = None) -> dict:
         "cpu": cpu_model(),
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
-        "numpy": _version("numpy"),
+        "numpy": package_version("numpy"),
         "repro": repro.__version__,
         "repro_git": repro_git(),
         "reference_commit": reference_commit,
-        "env": {name: os.environ[name] for name in RECORDED_ENV_VARS if name in os.environ},
+        "env": {**{name: os.environ[name] for name in RECORDED_ENV_VARS if name in os.environ}, **kernel_env()},
         "executable": sys.executable,
+        "numerics": numerics,
+        "numerics_id": fingerprint_id(numerics),
     }
 
 
@@ -76,7 +84,7 @@ def repro_git() -> dict | None:
     return {"sha": sha, "dirty": bool(dirty)}
 
 
-def _version(module: str) -> str | None:
+def package_version(module: str) -> str | None:
     from importlib.metadata import PackageNotFoundError, version
 
     try:

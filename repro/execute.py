@@ -33,7 +33,7 @@ from repro.records import (
     save_record,
     write_json_atomic,
 )
-from repro.worker import forked_main
+from repro.worker import forked_fingerprint, forked_main
 
 POLL_SECONDS = 0.2
 GRACE_SECONDS = 5.0  # between SIGTERM and SIGKILL
@@ -67,12 +67,7 @@ class RunFolder:
         write_json_atomic(self.dir / "spec.json", self.spec.to_dict())
 
     def worker_env(self, gpu: str | None = None) -> dict[str, str]:
-        """What the worker's environment gets: its thread count, and its GPU if it was given one."""
-        threads = str(self.spec.threads)
-        env = {"OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads, "PYTHONUNBUFFERED": "1"}
-        if gpu is not None:
-            env["CUDA_VISIBLE_DEVICES"] = gpu
-        return env
+        return worker_environment(self.spec.threads, self.spec.env, gpu)
 
     def new_events(self) -> list[dict]:
         """Events appended since the last call (complete lines only)."""
@@ -183,6 +178,37 @@ class _Worker(RunFolder):
 
     def _local_fields(self) -> dict:
         return {"worker_pid": self.process.pid if self.process else None, "gpu": self.gpu}
+
+
+def worker_environment(threads: int, numerics_env: dict[str, str] | None = None,
+                       gpu: str | None = None) -> dict[str, str]:
+    """What a worker's environment gets: the kernel variables set here now (a forkserver
+    started earlier would not pass them on), its thread count, the spec's numerics
+    variables, and its GPU if it was given one."""
+    from repro.numerics import KERNEL_ENV_VARS
+
+    env = {name: os.environ[name] for name in KERNEL_ENV_VARS if name in os.environ}
+    env.update({"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads), "PYTHONUNBUFFERED": "1"})
+    env.update(numerics_env or {})
+    if gpu is not None:
+        env["CUDA_VISIBLE_DEVICES"] = gpu
+    return env
+
+
+def probe_fingerprint(threads: int = 1, numerics_env: dict[str, str] | None = None) -> dict | None:
+    """The numerics fingerprint a CPU run with these threads and variables would record, from
+    a probe forked the way a run's worker is (a fraction of a second once the forkserver is up).
+    None if the probe failed."""
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory(prefix="repro-probe-") as folder:
+        path = Path(folder) / "numerics.json"
+        process = worker_context().Process(
+            target=forked_fingerprint, args=(str(path), threads, worker_environment(threads, numerics_env)))
+        process.start()
+        process.join(120)
+        return read_json(path)
 
 
 def worker_context():

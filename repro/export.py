@@ -98,6 +98,8 @@ def _chosen_batch(paper: Paper, records: list[dict]) -> list[dict]:
     """The records of the preferred batch (see model_index), or [] when there are none."""
     batches: dict[str, list[dict]] = {}
     for record in records:
+        if _spec(record).get("env"):
+            continue  # a run under a numerics perturbation (repro noise, repro baseline): not a result
         batches.setdefault(str(_spec(record).get("batch_id") or record.get("run_id")), []).append(record)
     if not batches:
         return []

@@ -21,7 +21,7 @@ from repro.compare import ClaimResult, compare_claims
 from repro.errors import ManifestError
 from repro.manifest import Claim, Paper, load_paper, paper_ids as catalog_ids
 from repro.records import list_records
-from repro.report import measured_text, verdict_notes
+from repro.report import delta_text, measured_text, verdict_notes
 
 
 VERDICT_CLASSES = {
@@ -126,6 +126,8 @@ def write_report(paper_ids: list[str] | None, out_dir: Path) -> Path:
 
     records_by_paper: dict[str, list[dict]] = {}
     for record in list_records():  # read once, not once per paper
+        if record["spec"].get("env"):
+            continue  # a run under a numerics perturbation (repro noise, repro baseline): not a result
         records_by_paper.setdefault(record["spec"]["paper"], []).append(record)
 
     papers: list[tuple[str, Paper | None, str | None, dict[str, Batch]]] = []  # id, paper, error, batches
@@ -292,7 +294,7 @@ def _batch_table(paper: Paper, batch: Batch) -> str:
     rows = []
     for c in batch.results:
         reported = f"{c.reported:g}" + (f" ± {c.reported_sd:g}" if c.reported_sd is not None else "")
-        delta = f"{c.delta:+.2f}" if c.delta is not None else "-"
+        delta = delta_text(c)
         rows.append(
             f"<tr><td>{_e(c.claim_id)}</td><td>{_e(c.source)}</td><td class=\"num\">{_e(reported)}</td>"
             f"<td class=\"num\">{_e(measured_text(c))}</td><td class=\"num\">{_e(delta)}</td>"

@@ -37,6 +37,7 @@ class RunSpec:
     overrides: dict[str, ConfigValue] = field(default_factory=dict)
     source_dir: str | None = None  # the authors' checkout, for the reference adapter
     data: dict[str, str] = field(default_factory=dict)  # fetched data files, by name
+    env: dict[str, str] = field(default_factory=dict)  # numerics variables for the worker (repro noise)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -144,12 +145,14 @@ def plan_runs(
     jobs: int = 1,
     timeout_s: float | None = None,
     threads: int | None = None,
+    env: dict[str, str] | None = None,
 ) -> list[RunSpec]:
     """One RunSpec per distinct claim setting and seed, in claim order.
 
     Each run gets `threads` torch threads, by default the cores this process may use, shared
     evenly by the runs that go at once. Numbers depend on the thread count (the order of
-    floating-point sums), so baselines fix it at 1.
+    floating-point sums), so baselines fix it at 1. `env` sets numerics variables in each
+    worker (ATEN_CPU_CAPABILITY=avx2...: numerics.perturbations), on top of this process's own.
     """
     if profile not in paper.profiles:
         raise UsageError(f"{paper.id} has no profile {profile!r} (profiles: {', '.join(paper.profiles)})")
@@ -194,6 +197,7 @@ def plan_runs(
                     timeout_s=timeout_s,
                     reference_commit=paper.reference.commit,
                     overrides=dict(overrides),
+                    env=dict(env or {}),
                 )
             )
     return specs

@@ -12,8 +12,9 @@ from repro.plan import RunSpec
 
 
 class Progress:
-    def __init__(self, total_runs: int, enabled: bool = True):
+    def __init__(self, total_runs: int, enabled: bool = True, show_impl: bool = False):
         self.total_runs = total_runs
+        self.show_impl = show_impl  # a batch of two implementations (repro check's quick stage)
         self.enabled = enabled
         self.live = enabled and sys.stderr.isatty()
         self._tasks: dict[int, int] = {}
@@ -38,7 +39,9 @@ class Progress:
             self._bar.start()
 
     def label(self, index: int, spec: RunSpec) -> str:
-        return f"run {index}/{self.total_runs} ({spec.setting_label}, seed {spec.seed})"
+        impl = f"{spec.impl}, " if self.show_impl else ""
+        numerics = "".join(f", {name}={value}" for name, value in spec.env.items())
+        return f"run {index}/{self.total_runs} ({impl}{spec.setting_label}, seed {spec.seed}{numerics})"
 
     def note(self, text: str) -> None:
         """A line for the user, above the live display."""

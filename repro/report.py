@@ -9,6 +9,7 @@ from tabulate import tabulate
 
 from repro.compare import ClaimResult
 from repro.manifest import Paper
+from repro.noise import K_SPREADS
 from repro.plan import RunSpec, needs_reference_code
 
 
@@ -128,14 +129,31 @@ def _config_changes(paper: Paper, spec: RunSpec) -> str:
 # ---------------------------------------------------------------------- verdicts
 
 
+def significant(value: float, digits: int = 4) -> str:
+    """`value` with `digits` significant digits, like the reported column: 0.036 (not 0.04),
+    0.00038 (not 0.00), 64.47, 8.192; whole numbers from 10**digits up, never 1.2e+04."""
+    if abs(value) >= 10 ** digits:
+        return f"{value:.0f}"
+    return f"{value:.{digits}g}"
+
+
+def signed(value: float, digits: int = 3) -> str:
+    """A difference: '+0.63', '-7.3', '-0.0042'."""
+    return ("+" if value >= 0 else "-") + significant(abs(value), digits)
+
+
 def measured_text(result: ClaimResult) -> str:
     """'mean ± sd (n=...)', as every verdict table shows it."""
     s = result.stats
     if s is None:
         return "-"
     if s.sd is None:
-        return f"{s.mean:.2f} (n=1)"
-    return f"{s.mean:.2f} ± {s.sd:.2f} (n={s.n})"
+        return f"{significant(s.mean)} (n=1)"
+    return f"{significant(s.mean)} ± {significant(s.sd, 3)} (n={s.n})"
+
+
+def delta_text(result: ClaimResult) -> str:
+    return signed(result.delta) if result.delta is not None else "-"
 
 
 def verdict_notes(paper: Paper, profile_name: str, overrides: dict, results: list[ClaimResult]) -> list[str]:
@@ -164,7 +182,7 @@ def verdict_table(outcome) -> str:
             c.source,
             f"{c.reported:g}" + (f" ± {c.reported_sd:g}" if c.reported_sd is not None else ""),
             measured_text(c),
-            f"{c.delta:+.2f}" if c.delta is not None else "-",
+            delta_text(c),
             c.tolerance,
             c.verdict,
         ]
@@ -284,18 +302,40 @@ def record_text(record: dict) -> str:
 # ----------------------------------------------------------------- regressions
 
 
+def baseline_text(made) -> str:
+    data = made.data
+    lines = [f"wrote {made.path} ({len(data['runs'])} runs), made on {data['machine']} "
+             f"(fingerprint {data['fingerprint_id']})"]
+    portable = data.get("portable")
+    if portable:
+        lines.append(f"portable tolerance {portable['how']}:")
+        rows = [[setting, metric, significant(m["abs"], 3), "-" if m["sd_seeds"] is None else significant(m["sd_seeds"], 3),
+                 "-" if m["sd_numerics"] is None else significant(m["sd_numerics"], 3)]
+                for setting, metrics in portable["settings"].items() for metric, m in metrics.items()]
+        lines.append(tabulate(rows, headers=["setting", "metric", "tolerance", "sd over seeds", "sd over numerics"],
+                              disable_numparse=True))
+    else:
+        lines.append("this machine's exact numbers, beside the baseline: `repro regress` compares this machine type exactly")
+    lines += [f"removed {path}: it held another machine's numbers of the code this replaces; remake it there with "
+              "`--add-machine`" for path in made.removed]
+    lines.append("commit it so CI compares against it")
+    return "\n".join(lines)
+
+
 def _regress_rows(regression) -> list[list]:
     def number(value):
         return "-" if value is None else f"{value:.6g}"
 
     return [
         [r.paper, r.impl, r.setting, "-" if r.seed is None else r.seed, r.metric, number(r.baseline),
-         number(r.measured), "-" if r.delta is None else f"{r.delta:+.6g}", number(r.tolerance), r.status, r.note]
+         number(r.measured), "-" if r.delta is None else f"{r.delta:+.6g}", number(r.tolerance), r.mode or "-",
+         r.status, r.note]
         for r in regression.rows
     ]
 
 
-REGRESS_HEADERS = ["paper", "impl", "setting", "seed", "metric", "baseline", "measured", "delta", "tolerance", "status", "note"]
+REGRESS_HEADERS = ["paper", "impl", "setting", "seed", "metric", "baseline", "measured", "delta", "tolerance", "mode",
+                   "status", "note"]
 
 
 def regress_text(regression, tablefmt: str = "simple") -> str:
@@ -303,6 +343,7 @@ def regress_text(regression, tablefmt: str = "simple") -> str:
     statuses = [r.status for r in regression.rows]
     summary = ", ".join(f"{statuses.count(s)} {s}" for s in dict.fromkeys(statuses)) or "nothing to check"
     lines.append(f"\n{summary}")
+    lines += regression.notes
     if any(s == "IMPROVED" for s in statuses):
         lines.append("IMPROVED fails on purpose: a better number must be accepted on purpose.")
     if regression.updates:
@@ -319,7 +360,64 @@ def regress_markdown(regression) -> str:
 
 def regress_json(regression) -> dict:
     return {"exit_code": regression.exit_code, "rows": [r.to_dict() for r in regression.rows],
-            "updates": regression.updates}
+            "updates": regression.updates, "notes": regression.notes}
+
+
+# ------------------------------------------------------------------------- noise
+
+
+def noise_rows(noise) -> list[list]:
+    seeds_in_protocol = len(noise.paper.profiles[noise.paper.protocol_profile].seed_list())
+    bands = {(c.setting_label, c.metric): c.tolerance.describe() for c in noise.paper.claims}
+    rows = []
+    for m in noise.metrics:
+        def sd(value):
+            return "-" if value is None else significant(value, 3)
+
+        values = list(m.over_numerics.values())
+        rows.append([
+            m.setting, m.metric, significant(m.mean), f"{sd(m.sd_seeds)} (n={len(m.over_seeds)})",
+            f"{sd(m.sd_numerics)} (n={len(m.over_numerics)})",
+            f"{significant(min(values))} .. {significant(max(values))}",
+            significant(m.portable_tolerance, 3),
+            "-" if m.early else "±" + significant(m.suggested_claim_tolerance(seeds_in_protocol), 2),
+            bands.get((m.setting, m.metric), "-"),
+        ])
+    return rows
+
+
+def noise_text(noise) -> str:
+    protocol = noise.paper.protocol_profile
+    n = len(noise.paper.profiles[protocol].seed_list())
+    envs = "; ".join(f"{label}: {' '.join(f'{k}={v}' for k, v in env.items())}" for label, env in noise.perturbations.items())
+    lines = [
+        f"{noise.paper.title} ({noise.paper.id}) — implementation {noise.impl}, profile {noise.profile}, "
+        "CPU, 1 thread a run",
+        tabulate(noise_rows(noise), headers=[
+            "setting", "metric", "mean", "sd over seeds", "sd over numerics", "range over numerics",
+            "portable tolerance", f"suggested band (mean of {n})", "claim's band now"], disable_numparse=True),
+        f"seeds: {', '.join(map(str, noise.seeds))} with this machine's numerics; numerics environments at seed "
+        f"{noise.seeds[0]}: native; {envs or 'none (not an x86-64 CPU with AVX2)'}",
+        "sd over seeds: what another seed moves a number by. sd over numerics: what another machine (CPU type, ISA, "
+        "library build) moves it by, emulated here; after enough training steps the two are alike.",
+        f"portable tolerance: what `repro regress` allows a machine with another fingerprint ({K_SPREADS:g} x the "
+        "larger sd). Two single runs differing by less than about 3 x sd is no evidence of a real difference.",
+        "name@step: a curve's first point, before another machine's trajectory has parted from this one's; "
+        "its portable tolerance uses the sd over numerics (at least a tenth of the sd over seeds), so it shows a "
+        "changed model or optimizer that the final numbers' spread hides.",
+        f"suggested band: 2 x the larger sd / sqrt({n}), the seeds of profile {protocol}; a claim's band must also "
+        "hold the paper's rounding, and this profile's spread is not always the protocol's "
+        f"(`--profile {protocol}` measures that one).",
+    ]
+    for record in noise.failed:
+        lines.append(f"run {record['run_id']} {record['status']}: {record['error']}\n  full log: {record['log_path']}")
+    return "\n".join(lines)
+
+
+def noise_json(noise) -> dict:
+    return {"paper": noise.paper.id, "impl": noise.impl, "profile": noise.profile, "seeds": noise.seeds,
+            "environments": noise.perturbations, "metrics": [m.to_dict() for m in noise.metrics],
+            "failed_runs": [r["run_id"] for r in noise.failed]}
 
 
 # ---------------------------------------------------------------------- checks

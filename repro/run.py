@@ -47,23 +47,21 @@ def reproduce(
     threads: int | None = None,
     executor: str = "local",
     slurm: SlurmSettings | None = None,
+    env: dict[str, str] | None = None,
 ) -> Outcome:
     """Run the planned runs of one paper (an id or a loaded Paper) and compare them with its claims.
 
     executor "local" runs `jobs` worker processes here; "slurm" submits one job array with the
-    `slurm` settings (`jobs` then caps the tasks running at once, None for no cap).
+    `slurm` settings (`jobs` then caps the tasks running at once, None for no cap). `env` sets
+    numerics variables in every worker (repro.numerics.perturbations).
     Raises repro.execute.Interrupted on Ctrl-C, after recording the stopped runs.
     """
     paper = load_paper(paper) if isinstance(paper, str) else paper
-    specs = plan_for(
+    specs = plan_and_fetch(
         paper, executor=executor, slurm=slurm, impl=impl, profile=profile, seeds=seeds, overrides=overrides,
-        claim_ids=claim_ids, device=device, jobs=jobs, timeout_s=timeout_s, threads=threads,
-    )  # every option is checked before anything is fetched
-    source_dir, data = fetch_inputs(
-        paper, code=needs_reference_code(specs[0].impl), seed_dir=data_dir, show_progress=show_progress
+        claim_ids=claim_ids, device=device, jobs=jobs, timeout_s=timeout_s, threads=threads, env=env,
+        data_dir=data_dir, show_progress=show_progress,
     )
-    inputs = {"source_dir": str(source_dir) if source_dir else None, "data": {k: str(v) for k, v in data.items()}}
-    specs = [replace(spec, **inputs) for spec in specs]
     progress = Progress(len(specs), enabled=show_progress)
     if executor == "slurm":
         from repro.slurm import execute_on_slurm
@@ -74,6 +72,18 @@ def reproduce(
         records = execute(specs, jobs=jobs or 1, progress=progress)
     claims = compare_claims(select_claims(paper, profile, claim_ids), records)
     return Outcome(paper, profile, specs[0].impl, specs, records, claims, exit_code(claims, records))
+
+
+def plan_and_fetch(paper: Paper, *, data_dir: Path | None = None, show_progress: bool = False,
+                   **options) -> list[RunSpec]:
+    """plan_for, then the inputs the runs need (the authors' checkout, data files) in their specs.
+    Every option is checked before anything is fetched."""
+    specs = plan_for(paper, **options)
+    source_dir, data = fetch_inputs(
+        paper, code=needs_reference_code(specs[0].impl), seed_dir=data_dir, show_progress=show_progress
+    )
+    inputs = {"source_dir": str(source_dir) if source_dir else None, "data": {k: str(v) for k, v in data.items()}}
+    return [replace(spec, **inputs) for spec in specs]
 
 
 def plan_for(

@@ -68,20 +68,26 @@ def load_implementation(path: Path, name: str):
     return module
 
 
+def set_up_numerics(threads: int) -> None:
+    """What every worker sets before its first op: the thread count and deterministic mode
+    (the numerics fingerprint it then records depends on both)."""
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # deterministic cuBLAS
+    import torch
+
+    torch.set_num_threads(threads)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+
+
 def work(run_dir: Path) -> None:
     """Run the spec in run_dir; raises whatever the implementation raises."""
     spec = RunSpec.from_dict(read_json(run_dir / "spec.json"))
     os.environ.setdefault("MPLBACKEND", "Agg")  # implementations that plot must not need a screen
-    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # deterministic cuBLAS
-
-    import torch
+    set_up_numerics(spec.threads)
 
     from repro.environment import fingerprint
 
-    torch.set_num_threads(spec.threads)
-    torch.use_deterministic_algorithms(True, warn_only=True)
     device = resolve_device(spec.device)
-    write_json_atomic(run_dir / "environment.json", {"device": device, **fingerprint(spec.reference_commit)})
+    write_json_atomic(run_dir / "environment.json", {"device": device, **fingerprint(spec.reference_commit, device)})
 
     module = load_implementation(Path(spec.impl_path), spec.impl)
     seed_everything(spec.seed)
@@ -146,6 +152,16 @@ def forked_main(run_dir: str, log_path: str, env: dict[str, str]) -> None:
     sys.stdout.reconfigure(line_buffering=True)
     sys.stderr.reconfigure(line_buffering=True)
     sys.exit(run_here(run_dir, log_path, env))
+
+
+def forked_fingerprint(path: str, threads: int, env: dict[str, str]) -> None:
+    """Entry point of a probe forked like a CPU run's worker: write the numerics fingerprint
+    such a run would record, and run nothing (execute.probe_fingerprint)."""
+    from repro.numerics import numerics_fingerprint
+
+    os.environ.update(env)
+    set_up_numerics(threads)
+    write_json_atomic(Path(path), numerics_fingerprint("cpu"))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -190,6 +190,8 @@ def test_evaluation_in_training_mode_is_invisible_with_these_models(paper, tmp_p
     assert [s.name for s in stages] == STAGES
     assert all(s.passed for s in stages), [(s.name, s.details) for s in stages if not s.passed]
     assert any("evaluation in training mode" in hint for hint in HINTS["quick"])
+    # like with like: the baseline this machine made, or (on another CPU type) the reference run now
+    assert text_of(stages[-1].details).count("on this machine (identical)") == 4, stages[-1].details
 
 
 # ------------------------------------------------------------- the interface
@@ -213,8 +215,11 @@ def test_interface_mistakes(paper, tmp_path, name, replacements, append, words):
 # ------------------------------------------------------------- correct versions
 
 
-def test_the_correct_reimplementation_passes_every_stage(paper, tmp_path):
-    """An unmodified copy, for real (runs the quick profile, ~20 s): no false alarms."""
+def test_an_unmodified_copy_passes_every_stage_on_another_machine(paper, tmp_path, monkeypatch):
+    """An unmodified copy, for real, with the workers' ATen kernels capped at AVX2 (as on
+    another CPU type; it changes the MLP's quick numbers): no stored baseline has this
+    fingerprint, so the reference runs now beside the copy and the two agree exactly."""
+    monkeypatch.setenv("ATEN_CPU_CAPABILITY", "avx2" if _has_avx2() else "default")
     stages = run_check(paper, variant(tmp_path, "correct_copy"))
     assert [s.name for s in stages] == STAGES
     for stage in stages:
@@ -222,6 +227,13 @@ def test_the_correct_reimplementation_passes_every_stage(paper, tmp_path):
     quick = text_of(stages[-1].details)
     for model in ("logistic", "mlp", "cnn", "gru"):
         assert f"[model={model}] seed 0 test_acc" in quick
+    assert quick.count("run now on this machine (identical)") == 4, quick
+
+
+def _has_avx2() -> bool:
+    from repro.numerics import cpu_info
+
+    return "avx2" in cpu_info()["isa"]
 
 
 def test_renamed_layers_pass_by_order_and_shape(paper, tmp_path, no_quick):
