@@ -10,6 +10,7 @@ from tabulate import tabulate
 from repro.compare import ClaimResult
 from repro.manifest import Paper
 from repro.noise import K_SPREADS
+from repro.numerics import describe as describe_numerics
 from repro.plan import RunSpec, needs_reference_code
 
 
@@ -285,6 +286,7 @@ def record_text(record: dict) -> str:
         f"  device:   {env.get('device', '?')}  threads: {env.get('torch_threads', '?')}",
         f"  env:      python {env.get('python', '?')}, torch {env.get('torch', '?')}, "
         f"cuda {env.get('cuda')}, gpus {env.get('gpus') or '-'}, cpu {env.get('cpu', '?')}",
+        f"  numerics: {describe_numerics(env.get('numerics'))} (fingerprint {env.get('numerics_id') or '-'})",
         f"  repro:    {env.get('repro', '?')} git {((env.get('repro_git') or {}).get('sha') or '?')[:12]}"
         + (" (dirty)" if (env.get("repro_git") or {}).get("dirty") else ""),
         f"  reference commit: {spec['reference_commit']}",

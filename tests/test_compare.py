@@ -95,3 +95,18 @@ def test_exit_codes():
     assert exit_code(better, [record("default", 99.0)]) == 0
     assert exit_code(worse, [record("default", 80.0)]) == 1
     assert exit_code(compare_claims([claim(94.0, abs_tol=2.0)], []), []) == 3
+
+
+@pytest.mark.parametrize("values, reported, measured, delta", [
+    ([0.036], 0.04, "0.036 (n=1)", "-0.004"),  # not 0.04 and -0.00
+    ([0.00038, 0.00040], 0.0004, "0.00039 ± 1.41e-05 (n=2)", "-1e-05"),  # not 0.00 ± 0.00
+    ([64.4, 63.9, 65.1], 68.0, "64.47 ± 0.603 (n=3)", "-3.53"),
+    ([12345.6], 12000.0, "12346 (n=1)", "+346"),  # no 1.235e+04
+])
+def test_verdict_tables_print_significant_digits(values, reported, measured, delta):
+    from repro.report import delta_text, measured_text
+
+    (result,) = compare_claims([claim(reported, rel_tol=0.1)], [
+        {"status": "ok", "run_id": f"r{i}", "spec": {"setting_label": "default"}, "metrics": {"m": v}}
+        for i, v in enumerate(values)])
+    assert (measured_text(result), delta_text(result)) == (measured, delta)
