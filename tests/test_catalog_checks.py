@@ -5,6 +5,7 @@ included. (MNIST-1D's stages are tested mistake by mistake in test_check.py.)"""
 from __future__ import annotations
 
 import pytest
+import yaml
 
 from conftest import REPO
 
@@ -21,3 +22,20 @@ def test_check_passes_a_copy_of_the_reimplementation(paper_id, repro_home, share
     copy.write_text((REPO / "papers" / paper_id / "reimpl.py").read_text())
     stages = check(load_paper(paper_id), str(copy))
     assert [(s.name, s.passed) for s in stages] == STAGES, [s.to_dict() for s in stages if not s.passed]
+
+
+def test_a_stored_number_from_another_machine_is_said_to_be_one(repro_home, shared_data, tmp_path, monkeypatch):
+    """--stored-baseline on "another machine" (ATen's kernels capped): the quick stage uses the
+    committed baseline instead of running the reference, and says where the number comes from
+    and which tolerance that allows (the spread measured across machines)."""
+    from repro.check import check
+    from repro.manifest import load_paper
+
+    monkeypatch.setenv("ATEN_CPU_CAPABILITY", "default")
+    copy = tmp_path / "copy.py"
+    copy.write_text((REPO / "papers" / "tcn" / "reimpl.py").read_text())
+    stages = check(load_paper("tcn"), str(copy), stored_baseline=True)
+    assert [(s.name, s.passed) for s in stages] == STAGES, [s.to_dict() for s in stages if not s.passed]
+    (line,) = stages[-1].details
+    made_on = yaml.safe_load((REPO / "baselines" / "tcn" / "reimpl-quick.yml").read_text())["machine"]
+    assert f"stored on another machine ({made_on})" in line, line
