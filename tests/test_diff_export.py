@@ -121,6 +121,12 @@ def test_data_hash_from_cache_paths():
     assert data_hash("/elsewhere/mnist.pkl") == "/elsewhere/mnist.pkl"
 
 
+# the numerics fingerprint of a CPU run (a baseline made before it existed does not have it)
+NUMERICS_FIELDS = ["numerics_id", "numerics.cpu.vendor", "numerics.cpu.model", "numerics.cpu.family_model_stepping",
+                   "numerics.cpu.isa", "numerics.cpu_capability", "numerics.mkl", "numerics.onednn",
+                   "numerics.torch_threads", "numerics.deterministic_algorithms"]
+
+
 def test_missing_keys_are_reported_not_fatal(tiny_runs):
     record = by_id(tiny_runs, tiny_runs["batches"][0][0])
     # What a stored baseline run could become: no config, threads, data or environment variables.
@@ -137,7 +143,7 @@ def test_missing_keys_are_reported_not_fatal(tiny_runs):
     assert d.missing() == {"b": {
         "spec": ["device", "threads", "overrides"],
         "config": ["config"],
-        "environment": ["cpu_count", "torch_threads", "platform", "env", "data"],
+        "environment": ["cpu_count", "torch_threads", "platform", *NUMERICS_FIELDS, "env", "data"],
     }}
     del baseline["environment"]["reference_commit"]
     baseline["spec"]["reference_commit"] = record["spec"]["reference_commit"]

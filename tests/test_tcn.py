@@ -93,13 +93,16 @@ def test_reference_adapter_on_the_authors_code(repro_home, shared_data):
     assert record["metrics"]["test_nll"] == record["metrics"]["final_test_nll"]  # one epoch: the best is the last
 
 
-def test_check_without_a_baseline_says_it_is_not_the_students_code(repro_home, shared_data, tmp_path, monkeypatch):
+def test_check_without_a_baseline_runs_the_reference_and_says_a_missing_one_is_not_the_students_code(
+        repro_home, shared_data, tmp_path, monkeypatch):
     from repro.check import check
     from repro.manifest import load_paper
 
     monkeypatch.setenv("REPRO_BASELINES", str(tmp_path / "no-baselines"))
     copy = tmp_path / "copy.py"
     copy.write_text((PAPER / "reimpl.py").read_text())
-    quick = check(load_paper("tcn"), str(copy))[-1]
-    assert quick.name == "quick" and not quick.passed
-    assert quick.hints and quick.hints[0].startswith("not your code") and "repro baseline tcn --impl reimpl" in quick.hints[0]
+    quick = check(load_paper("tcn"), str(copy))[-1]  # no baseline needed: the reference runs now
+    assert quick.name == "quick" and quick.passed and "run now on this machine (identical)" in quick.details[0]
+    stored = check(load_paper("tcn"), str(copy), stored_baseline=True)[-1]
+    assert stored.name == "quick" and not stored.passed
+    assert stored.hints and stored.hints[0].startswith("not your code") and "repro baseline tcn --impl reimpl" in stored.hints[0]
