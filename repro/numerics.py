@@ -194,6 +194,7 @@ def perturbations(isa: list[str] | None = None) -> dict[str, dict[str, str]]:
 
 
 # The lowest common denominator of x86-64: ATen's baseline kernels, MKL's conditional-numerical-
-# reproducibility COMPATIBLE path, oneDNN's SSE4.1 kernels (bench/numerics.py measures whether
-# it gives the same bits whatever else this machine does).
+# reproducibility COMPATIBLE path, oneDNN's SSE4.1 kernels. It is one perturbation, not a
+# portable mode: bench/numerics.py found the same bits under every knob this machine turns but
+# other bits under QEMU's Haswell and Nehalem (MKL's float32 sqrt in Adam), at 1.1-2x the time.
 PORTABLE_ENV = {"ATEN_CPU_CAPABILITY": "default", "MKL_CBWR": "COMPATIBLE", "ONEDNN_MAX_CPU_ISA": "SSE41"}
