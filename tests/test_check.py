@@ -165,12 +165,13 @@ def test_evaluation_on_the_training_split_fails_quick(paper, tmp_path):
     assert "training split" in text_of(failed.hints)
 
 
-def test_evaluation_in_training_mode_is_invisible_with_these_models(paper, tmp_path):
-    """Runs the quick profile (~20 s). The quick stage's hints list "evaluation in training
-    mode" because it is a typical mistake in general (dropout, batch norm). The four MNIST-1D
-    models have neither, so model.train() and model.eval() compute exactly the same outputs,
-    the metrics are bit-identical to the reference's, and no stage can see this mistake:
-    it passes every stage. The hint stays for papers/models where it matters."""
+def test_evaluation_in_training_mode_is_invisible_with_these_models(paper, tmp_path, no_quick):
+    """The quick stage's hints list "evaluation in training mode" because it is a typical
+    mistake in general (dropout, batch norm). The four MNIST-1D models have neither, so
+    model.train() and model.eval() compute exactly the same outputs, the metrics are the
+    reference's to the bit, and no stage can see this mistake. The hint stays for papers and
+    models where it matters. (An unmodified copy's quick stage, which this one would equal
+    bit for bit, is run for real in the test below; here the quick profile is skipped.)"""
     import torch
 
     path = variant(tmp_path, "eval_in_train_mode", ("    model.eval()\n", "    model.train()\n"))
@@ -190,8 +191,6 @@ def test_evaluation_in_training_mode_is_invisible_with_these_models(paper, tmp_p
     assert [s.name for s in stages] == STAGES
     assert all(s.passed for s in stages), [(s.name, s.details) for s in stages if not s.passed]
     assert any("evaluation in training mode" in hint for hint in HINTS["quick"])
-    # like with like: the baseline this machine made, or (on another CPU type) the reference run now
-    assert text_of(stages[-1].details).count("on this machine (identical)") == 4, stages[-1].details
 
 
 # ------------------------------------------------------------- the interface
