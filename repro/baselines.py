@@ -287,11 +287,16 @@ def _stored_run(baseline: dict, setting: str, seed: int) -> dict | None:
     return next((r for r in baseline["runs"] if r["setting"] == setting and r["seed"] == seed), None)
 
 
+def measured_spread(baseline: dict, setting: str, metric: str) -> dict | None:
+    """The baseline's portable measurement of one setting and metric (abs, sds, values), if any."""
+    return ((baseline.get("portable") or {}).get("settings") or {}).get(setting, {}).get(metric)
+
+
 def tolerance_for(chosen: Chosen, setting: str, metric: str) -> tuple[float, str]:
     """(absolute tolerance, a short note) for one metric of one run."""
     if chosen.mode == EXACT:
         return chosen.baseline["tolerance"].get(metric, {}).get("abs", 0.0), "exact: same fingerprint"
-    measured = ((chosen.baseline.get("portable") or {}).get("settings") or {}).get(setting, {}).get(metric)
+    measured = measured_spread(chosen.baseline, setting, metric)
     if measured is None:
         return 0.0, "portable, but no measured spread for this metric: remake the baseline"
     k = chosen.baseline["portable"]["k"]

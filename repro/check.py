@@ -50,11 +50,13 @@ class Stage:
 
 class _Failed(Exception):
     """Raised inside a stage with the details that show what differs. `hints` replaces the
-    paper's hints for the stage where the cause is known and is not the student's code."""
+    paper's hints for the stage where the cause is known and is not the student's code;
+    `first_hint` goes before them where the cause may not be the student's code."""
 
-    def __init__(self, *details: str, hints: list[str] | None = None):
+    def __init__(self, *details: str, hints: list[str] | None = None, first_hint: str | None = None):
         self.details = list(details)
         self.hints = hints
+        self.first_hint = first_hint
 
 
 def check(paper: Paper, impl: str, *, against: str = "reimpl", full: bool = False,
@@ -88,6 +90,7 @@ def check(paper: Paper, impl: str, *, against: str = "reimpl", full: bool = Fals
             stages.append(Stage(name, True, details))
         except _Failed as failure:
             own_hints = failure.hints if failure.hints is not None else hints.get(name, [])
+            own_hints = [failure.first_hint, *own_hints] if failure.first_hint else own_hints
             stages.append(Stage(name, False, failure.details, own_hints))
             break
         except ReproError:  # a usage problem (e.g. --against), not the student's code
@@ -298,11 +301,10 @@ def _quick(paper: Paper, student_path: Path, reference_name: str, show_progress:
             (details if ours is not None and abs(ours - theirs) <= tolerance else failures).append(line)
     if failures:
         if not run_reference and not same_machine:
-            raise _Failed(*failures, *details, hints=[
+            raise _Failed(*failures, *details, first_hint=(
                 "maybe not your code: the reference's numbers were made on another machine, where the same code "
                 "and seed give other numbers (the tolerance is the spread measured across machines); leave out "
-                "--stored-baseline to compare with the reference run on this machine",
-                *_paper_hints(paper, "quick")])
+                "--stored-baseline to compare with the reference run on this machine"))
         raise _Failed(*failures, *details)
     return details
 
@@ -310,13 +312,10 @@ def _quick(paper: Paper, student_path: Path, reference_name: str, show_progress:
 def _measured_tolerance(stored: list[dict], setting: str, metric: str) -> float | None:
     """The spread-based tolerance the baseline measured for this setting and metric, if any:
     what a correct implementation computing in another order may drift by."""
-    measured = ((stored[0].get("portable") or {}).get("settings") or {}).get(setting, {}).get(metric) if stored else None
+    from repro.baselines import measured_spread
+
+    measured = measured_spread(stored[0], setting, metric) if stored else None
     return None if measured is None else measured["abs"]
-
-
-def _paper_hints(paper: Paper, stage: str) -> list[str]:
-    helpers = import_file(paper.folder / "checks.py", f"repro_checks_{paper.id}")
-    return list(getattr(helpers, "HINTS", {}).get(stage, []))
 
 
 def _run_quick(paper: Paper, student_path: Path, reference_name: str | None,

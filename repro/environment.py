@@ -40,7 +40,7 @@ def fingerprint(reference_commit: str | None = None, device: str = "cpu") -> dic
         "torch": torch.__version__,
         "cuda": torch.version.cuda,
         "gpus": [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())] if cuda else [],
-        "cpu": cpu_model(),
+        "cpu": numerics["cpu"]["model"],
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "numpy": package_version("numpy"),
@@ -52,16 +52,6 @@ def fingerprint(reference_commit: str | None = None, device: str = "cpu") -> dic
         "numerics": numerics,
         "numerics_id": fingerprint_id(numerics),
     }
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def repro_git() -> dict | None:
