@@ -98,7 +98,7 @@ def data_hash(home: Path) -> str:
 
 GENERATE = """import sys
 from pathlib import Path
-from repro.worker import import_file
+from repro.worker.imports import import_file
 cache = Path(sys.argv[2]) / "cache" / "mnist1d"
 cache.mkdir(parents=True, exist_ok=True)
 import_file(Path(sys.argv[1]), "reimpl_data").load_data(cache)
@@ -111,7 +111,7 @@ def generate_data(spec, home: Path, process_env: dict | None = None, prefix: lis
     load_data, in a fresh interpreter with process_env (None: in this process). Seconds taken."""
     started = time.perf_counter()
     if process_env is None:
-        from repro.worker import import_file
+        from repro.worker.imports import import_file
 
         cache = home / "cache" / "mnist1d"
         cache.mkdir(parents=True, exist_ok=True)
@@ -123,7 +123,7 @@ def generate_data(spec, home: Path, process_env: dict | None = None, prefix: lis
 
 
 def plan(models: list[str]) -> list:
-    from repro.manifest import load_paper
+    from repro.catalog import load_paper
     from repro.run import plan_and_fetch
 
     return plan_and_fetch(load_paper("mnist1d"), impl="reimpl", profile="quick", seeds=[0], device="cpu",
@@ -156,7 +156,7 @@ def reproduced(models: list[str], env: dict[str, str]) -> dict[str, dict]:
 
 
 def native_against_portable(specs: list, repeats: int) -> dict[str, dict]:
-    from repro.numerics import PORTABLE_ENV
+    from repro.worker.numerics import PORTABLE_ENV
 
     models = [model_of(s) for s in specs]
     generate_data(specs[0], Path(os.environ["REPRO_HOME"]))  # not inside the first timed run
@@ -197,7 +197,7 @@ def fresh_config(specs: list, env: dict[str, str], prefix: list[str] = (), timeo
     """Every spec in a fresh interpreter (`python -m repro.worker`), one after the other, in one
     fresh REPRO_HOME, the data generated first under the same `env` (with `prefix`, e.g. qemu):
     {model: run, "data": hash, "data_s": seconds}."""
-    from repro.numerics import KERNEL_ENV_VARS, THREAD_ENV_PREFIXES
+    from repro.worker.numerics import KERNEL_ENV_VARS, THREAD_ENV_PREFIXES
     from repro.records import curves_from_events, read_events, read_json, write_json_atomic
 
     base = {k: v for k, v in os.environ.items() if k not in KERNEL_ENV_VARS and not k.startswith(THREAD_ENV_PREFIXES)}
@@ -254,7 +254,7 @@ def verdict(run: dict, reference: dict) -> str:
 
 
 def perturbations(specs: list, forked: dict[str, dict] | None, jobs: int) -> dict[str, dict]:
-    from repro.numerics import PORTABLE_ENV
+    from repro.worker.numerics import PORTABLE_ENV
 
     models = [model_of(s) for s in specs]
     configs = [("portable", label, {**PORTABLE_ENV, **extra}) for label, extra in ON_TOP.items()]
@@ -284,7 +284,7 @@ def perturbations(specs: list, forked: dict[str, dict] | None, jobs: int) -> dic
 
 
 def under_qemu(specs: list, host: dict[str, dict] | None, cpus: list[str], jobs: int, timeout_s: float) -> None:
-    from repro.numerics import PORTABLE_ENV
+    from repro.worker.numerics import PORTABLE_ENV
 
     qemu = shutil.which("qemu-x86_64")
     if qemu is None:
@@ -378,7 +378,7 @@ def ops_under_qemu(qemu: str, cpus: list[str]) -> None:
     """The same few operations under PORTABLE_ENV on the host and under each emulated CPU; and,
     where a C compiler is here, SSE's rsqrtps/rcpps (approximations whose bits each CPU design
     defines for itself) and sqrtps (exact) on the host and under QEMU."""
-    from repro.numerics import PORTABLE_ENV
+    from repro.worker.numerics import PORTABLE_ENV
 
     env = {**os.environ, **PORTABLE_ENV, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     prefixes = {"host": [], **{f"qemu {cpu}": [qemu, "-cpu", cpu] for cpu in cpus}}

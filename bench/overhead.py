@@ -79,7 +79,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--direct", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    from repro.manifest import load_paper
+    from repro.catalog import load_paper
     from repro.plan import plan_runs
 
     if args.direct:  # the child process of direct()

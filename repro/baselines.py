@@ -35,7 +35,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from repro.errors import RunFailed, UsageError
-from repro.manifest import Paper, load_paper, paper_ids
+from repro.paths import baselines_dir
+from repro.catalog import Paper, load_paper, paper_ids
 from repro.noise import (
     EARLY_SEED_FRACTION,
     K_SPREADS,
@@ -45,19 +46,13 @@ from repro.noise import (
     early_points,
     measure_noise,
 )
-from repro.numerics import describe, differences
+from repro.worker.numerics import describe, differences
 
 BASELINE_PROFILE = "quick"
 ENVIRONMENT_KEYS = ("device", "python", "torch", "cuda", "gpus", "cpu", "numpy", "repro", "repro_git", "reference_commit",
                     "numerics", "numerics_id")
 PASS, FAIL, IMPROVED, NO_BASELINE, SKIPPED = "PASS", "FAIL", "IMPROVED", "NO BASELINE", "SKIPPED"
 EXACT, PORTABLE = "exact", "portable"
-
-
-def baselines_dir() -> Path:
-    """$REPRO_BASELINES, else the baselines/ folder beside the package."""
-    override = os.environ.get("REPRO_BASELINES")
-    return Path(override).expanduser().resolve() if override else Path(__file__).resolve().parent.parent / "baselines"
 
 
 def baseline_path(paper: str, impl: str, profile: str = BASELINE_PROFILE, fingerprint: str | None = None) -> Path:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
-from repro.manifest import Claim
+from repro.catalog.manifest import Claim
 
 REPRODUCED, BETTER, WORSE, INCONCLUSIVE, NO_RESULT = "REPRODUCED", "BETTER", "WORSE", "INCONCLUSIVE", "NO RESULT"
 

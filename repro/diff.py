@@ -7,7 +7,7 @@ repro's version and git state, the device, the reference commit, the numerics fi
 (CPU model and ISA, ATen's capability, MKL and oneDNN, TF32 and determinism flags), the
 recorded environment variables and the sha256 of every data file).
 
-It takes any dict shaped like a record (records.py), not only a record from disk, so that a
+Rendering (text and JSON) is render/diff.py. It takes any dict shaped like a record (records.py), not only a record from disk, so that a
 stored baseline turned into such a dict can be compared too. A key that one side does not
 have is reported as "missing" (not recorded), apart from a real difference: a baseline that
 does not record the CPU count does not mean the CPU count differs. In config, env and data,
@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import PurePath
 from typing import Any
 
-from tabulate import tabulate
+from repro.catalog.manifest import setting_label
 
 
 class _Missing:
@@ -57,8 +57,6 @@ ENVIRONMENT_FIELDS = (
     "numerics.gpu.cudnn", "numerics.gpu.tf32_matmul", "numerics.gpu.tf32_cudnn", "numerics.gpu.cudnn_deterministic",
 )
 _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
-_LONG_HEX_RE = re.compile(r"^[0-9a-f]{40,}$")
-_SHOWN = 4  # names listed in the summary line before "+N more"
 
 CHANGED, ADDED, REMOVED, MISSING_KIND = "changed", "added", "removed", "missing"
 
@@ -77,7 +75,7 @@ class Change:
     kind: str = CHANGED
 
     def to_dict(self) -> dict:
-        return {"name": self.name, "kind": self.kind, "a": _json_value(self.a), "b": _json_value(self.b)}
+        return {"name": self.name, "kind": self.kind, "a": json_value(self.a), "b": json_value(self.b)}
 
 
 @dataclass(frozen=True)
@@ -95,7 +93,7 @@ class MetricDelta:
         return self.a is not MISSING and self.b is not MISSING and self.a == self.b
 
     def to_dict(self) -> dict:
-        return {"name": self.name, "a": _json_value(self.a), "b": _json_value(self.b),
+        return {"name": self.name, "a": json_value(self.a), "b": json_value(self.b),
                 "delta": self.delta, "relative": self.relative, "same": self.same}
 
 
@@ -181,7 +179,7 @@ def _spec_field(record: dict, name: str) -> Any:
         label = _get(record, "spec", "setting_label")
         setting = _get(record, "spec", "setting")
         if label is MISSING and isinstance(setting, dict):
-            label = ",".join(f"{k}={v}" for k, v in setting.items()) or "default"
+            label = setting_label(setting)
         return label
     return _get(record, "spec", name)
 
@@ -259,7 +257,7 @@ def _metric_deltas(ma: Any, mb: Any) -> list[MetricDelta]:
     for name in [*ma, *(k for k in mb if k not in ma)]:
         va, vb = ma.get(name, MISSING), mb.get(name, MISSING)
         delta = relative = None
-        if _is_number(va) and _is_number(vb):
+        if is_number(va) and is_number(vb):
             delta = vb - va
             if va != 0:
                 relative = delta / abs(va)
@@ -269,7 +267,7 @@ def _metric_deltas(ma: Any, mb: Any) -> list[MetricDelta]:
     return deltas
 
 
-def _is_number(value: Any) -> bool:
+def is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
@@ -279,145 +277,5 @@ def _equal(va: Any, vb: Any) -> bool:
     return va == vb
 
 
-# --------------------------------------------------------------------- rendering
-
-
-def summary_line(d: RunDiff) -> str:
-    """'differs in: config (1 key: steps), environment (torch, torch_threads)', and what is missing."""
-    differences = d.differences()
-    parts = []
-    for section, names in differences.items():
-        if section == "status":
-            parts.append(f"status ({_fmt(d.statuses[0])} -> {_fmt(d.statuses[1])})")
-        elif section == "config":
-            parts.append(f"config ({len(names)} key{'s' if len(names) != 1 else ''}: {_names(names)})")
-        else:
-            parts.append(f"{section} ({_names(names)})")
-    line = "differs in: " + ", ".join(parts) if parts else "no differences"
-    for side, sections in d.missing().items():
-        described = [
-            section if names == [section] else f"{section} ({_names(names)})" for section, names in sections.items()
-        ]
-        line += f"; not recorded in {side}: " + ", ".join(described)
-    return line
-
-
-def _numerics_line(d: RunDiff) -> list[str]:
-    """What a difference of numerics fingerprints means for the metrics."""
-    ids = next((c for c in d.environment if c.name == "numerics_id"), None)
-    if ids is None or ids.kind == MISSING_KIND:
-        return []
-    return ["numerics: the fingerprints differ, so the same code and seed may give other last bits, and training "
-            "amplifies them (`repro noise PAPER` measures by how much)"]
-
-
-def diff_text(d: RunDiff) -> str:
-    """A few short sections, the most telling first: status, metrics, spec, config, environment."""
-    lines = [
-        f"a: {d.a_id}" + (f" (started {d.a_started})" if d.a_started is not MISSING else ""),
-        f"b: {d.b_id}" + (f" (started {d.b_started})" if d.b_started is not MISSING else ""),
-        summary_line(d),
-        *_numerics_line(d),
-        "",
-    ]
-    if d.status_differs:
-        lines.append(f"status: {_fmt(d.statuses[0])} -> {_fmt(d.statuses[1])}")
-        for side, error in zip("ab", d.errors):
-            if error and error is not MISSING:
-                lines.append(f"  {side}: {error}")
-    else:
-        lines.append(f"status: same ({_fmt(d.statuses[0])})")
-
-    if not d.metrics:
-        lines.append("metrics: none in either run")
-    elif all(m.same for m in d.metrics):
-        lines.append("metrics: same (" + ", ".join(f"{m.name}={_number(m.a)}" for m in d.metrics) + ")")
-    else:
-        rows = [
-            [m.name, _number(m.a), _number(m.b),
-             "-" if m.delta is None else f"{m.delta:+.4g}",
-             "-" if m.relative is None else f"{m.relative:+.2%}"]
-            for m in d.metrics
-        ]
-        lines += ["", "metrics", tabulate(rows, headers=["metric", "a", "b", "b - a", "relative"], disable_numparse=True), ""]
-
-    for title, changes, headers in (
-        ("spec", d.spec, ["field", "a", "b"]),
-        ("config", d.config, ["key", "change", "a", "b"]),
-        ("environment", d.environment, ["field", "a", "b"]),
-    ):
-        if not changes:
-            lines.append(f"{title}: same")
-            continue
-        if title == "config":
-            rows = [[c.name, c.kind, _fmt(c.a), _fmt(c.b)] for c in changes]
-        else:
-            rows = [[c.name, _fmt(c.a), _fmt(c.b)] for c in changes]
-        widths = [None] * (len(headers) - 2) + [48, 48]
-        lines += ["", title, tabulate(rows, headers=headers, disable_numparse=True, maxcolwidths=widths), ""]
-    return "\n".join(_tidy(lines))
-
-
-def diff_json(d: RunDiff) -> dict:
-    """The same as data; values a record lacks are the string "missing"."""
-    return {
-        "a": d.a_id,
-        "b": d.b_id,
-        "identical": d.identical,
-        "differs_in": d.differences(),
-        "missing": d.missing(),
-        "summary": summary_line(d),
-        "status": {"same": not d.status_differs, "a": _json_value(d.statuses[0]), "b": _json_value(d.statuses[1]),
-                   "error_a": _json_value(d.errors[0]), "error_b": _json_value(d.errors[1])},
-        "metrics": [m.to_dict() for m in d.metrics],
-        "spec": [c.to_dict() for c in d.spec],
-        "config": [c.to_dict() for c in d.config],
-        "environment": [c.to_dict() for c in d.environment],
-    }
-
-
-def _tidy(lines: list[str]) -> list[str]:
-    """No blank line before a one-line section that follows another one-line section."""
-    out: list[str] = []
-    for line in lines:
-        if line == "" and out and out[-1] == "":
-            continue
-        out.append(line)
-    while out and out[-1] == "":
-        out.pop()
-    return out
-
-
-def _names(names: list[str]) -> str:
-    shown = ", ".join(names[:_SHOWN])
-    return shown + (f", +{len(names) - _SHOWN} more" if len(names) > _SHOWN else "")
-
-
-def _number(value: Any) -> str:
-    if _is_number(value):
-        return f"{value:.6g}"
-    return _fmt(value)
-
-
-def _fmt(value: Any) -> str:
-    """A value for a table cell: hashes shortened to 12 hex digits, empty containers as (none)."""
-    if value is MISSING:
-        return "missing"
-    if value is None:
-        return "none"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        return f"{value:.6g}"
-    if isinstance(value, dict):
-        return ", ".join(f"{k}={_fmt(v)}" for k, v in value.items()) or "(none)"
-    if isinstance(value, (list, tuple)):
-        return ", ".join(_fmt(v) for v in value) or "(none)"
-    text = str(value)
-    if _LONG_HEX_RE.fullmatch(text):
-        return text[:12]
-    return text
-
-
-def _json_value(value: Any) -> Any:
+def json_value(value: Any) -> Any:
     return "missing" if value is MISSING else value

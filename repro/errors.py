@@ -1,4 +1,24 @@
-"""Typed errors. Each carries the exit code the CLI returns and says what to do next."""
+"""Every error repro raises on purpose, in one place.
+
+Each says what went wrong and what to do next, and carries the exit code the CLI returns
+(`exit_code` on the class). The CLI prints them without a traceback; anything else that
+escapes is a bug in repro and keeps its traceback.
+
+    ReproError (2)                      a problem the user can act on
+    ├── UsageError (2)                  bad command-line input: unknown paper, profile, config key...
+    │   └── PaperExists (2)             `repro new` never overwrites a paper folder
+    ├── ManifestError (2)               a paper.yaml with problems, every one as 'file: field: reason'
+    ├── SettingsError (2)               a repro.toml / [tool.repro] that cannot be used
+    ├── SlurmError (2)                  Slurm cannot be used from here, or refused the job array
+    ├── ArxivError (2)                  arXiv answered, but not with the paper
+    │   └── ArxivUnreachable (2)        arXiv could not be reached; the message gives the offline form
+    ├── RunFailed (3)                   a run crashed, was killed or timed out; names its log file
+    │   └── ScriptFailed (3)            (in a worker) the authors' script failed or ran past its timeout
+    ├── FetchError (3)                  the reference code could not be fetched
+    ├── DataError (3)                   a data file could not be had: every mirror failed or served wrong bytes
+    │   └── UnsafeArchive (3)           an archive member would land outside its folder
+    └── Interrupted (130)               Ctrl-C: the unfinished runs were stopped and recorded as interrupted
+"""
 
 from __future__ import annotations
 
@@ -13,6 +33,10 @@ class UsageError(ReproError):
     """Bad command-line input: unknown paper, implementation, profile, config key..."""
 
 
+class PaperExists(UsageError):
+    """papers/<id>/ exists already: `repro new` never overwrites."""
+
+
 class ManifestError(ReproError):
     """A paper.yaml with problems; `problems` holds every one as 'file: field: reason'."""
 
@@ -21,7 +45,56 @@ class ManifestError(ReproError):
         super().__init__("\n".join(problems))
 
 
+class SettingsError(ReproError):
+    """A settings file that cannot be used: which file, which field, and why."""
+
+
+class SlurmError(ReproError):
+    """Slurm cannot be used from here, or refused the job array."""
+
+
+class ArxivError(ReproError):
+    """arXiv answered, but not with the paper: unknown id, an error entry, a malformed feed."""
+
+
+class ArxivUnreachable(ArxivError):
+    """arXiv could not be reached (network, timeout, server error); the message gives the offline form."""
+
+
 class RunFailed(ReproError):
     """A run crashed, was killed or timed out; the message names its log file."""
 
     exit_code = 3
+
+
+class ScriptFailed(RunFailed):
+    """The authors' script exited with an error or ran past its timeout (raised in the worker,
+    where it fails the run with the log's tail)."""
+
+
+class FetchError(ReproError):
+    """The reference code could not be fetched (network, mirror, missing commit)."""
+
+    exit_code = 3
+
+
+class DataError(ReproError):
+    """A data file could not be had: every mirror failed or served the wrong bytes."""
+
+    exit_code = 3
+
+
+class UnsafeArchive(DataError):
+    """An archive member would land outside the target folder (or is a link or device)."""
+
+
+class Interrupted(ReproError):
+    """Ctrl-C: the running workers were stopped and recorded as interrupted (`records`)."""
+
+    exit_code = 130
+
+    def __init__(self, records: list[dict]):
+        self.records = records
+        lines = [f"interrupted: {len(records)} unfinished run(s) stopped and recorded as interrupted"]
+        lines += [f"  {record['run_id']}: log {record['log_path']}" for record in records]
+        super().__init__("\n".join(lines))

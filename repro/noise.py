@@ -30,7 +30,7 @@ import os
 import sys
 from dataclasses import dataclass, field
 
-from repro.manifest import Paper
+from repro.catalog.manifest import Paper
 
 NOISE_SEEDS = 5  # seeds 0..4, and the profile's own
 K_SPREADS = 5.0  # portable tolerance = K_SPREADS x the larger spread (about 3.5 sd of a difference of two runs)
@@ -117,9 +117,9 @@ def measure_noise(paper: Paper, impl: str = "reimpl", profile: str = "quick", *,
                   perturb: bool = True, show_progress: bool = False) -> Noise:
     """Run the profile over seeds and over this machine's numerics perturbations (CPU, one
     thread a run, every core busy) and collect each metric's values."""
-    from repro.execute import execute
-    from repro.numerics import perturbations
-    from repro.progress import Progress
+    from repro.execute.local import LocalExecutor
+    from repro.worker.numerics import perturbations
+    from repro.render.progress import Progress
     from repro.run import plan_and_fetch
 
     profile_seeds = paper.profiles[profile].seed_list()
@@ -138,7 +138,7 @@ def measure_noise(paper: Paper, impl: str = "reimpl", profile: str = "quick", *,
               f"this machine's numerics and seed {first} under {len(environments)} numerics environment(s)",
               file=sys.stderr, flush=True)
     # one batch, so that every core stays busy to the end
-    records = {r["run_id"]: r for r in execute(specs, jobs=jobs, progress=Progress(len(specs), enabled=show_progress))}
+    records = {r["run_id"]: r for r in LocalExecutor().execute(specs, jobs=jobs, progress=Progress(len(specs), enabled=show_progress))}
     native = [records[spec.run_id] for spec in planned.pop(NATIVE)]
     perturbed = {label: [records[spec.run_id] for spec in specs] for label, specs in planned.items()}
 

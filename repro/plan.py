@@ -10,10 +10,10 @@ import os
 import secrets
 import time
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 from repro.errors import UsageError
-from repro.manifest import Claim, ConfigValue, Paper
+from repro.catalog.manifest import Claim, ConfigValue, Paper
+from repro.catalog.papers import resolve_impl
 
 
 @dataclass
@@ -45,25 +45,6 @@ class RunSpec:
     @classmethod
     def from_dict(cls, data: dict) -> RunSpec:
         return cls(**data)
-
-
-def resolve_impl(paper: Paper, impl: str) -> tuple[str, Path]:
-    """An implementation by name (reimpl, reference, a student's) or by path to a .py file."""
-    available = paper.implementations()
-    if impl in available:
-        return impl, available[impl]
-    path = Path(impl).expanduser()
-    if path.suffix == ".py":
-        if not path.is_file():
-            raise UsageError(f"--impl {impl}: no such file")
-        return path.stem, path.resolve()
-    names = ", ".join(available) or "none"
-    raise UsageError(f"{paper.id} has no implementation {impl!r} (available: {names}, or a path to a .py file)")
-
-
-def needs_reference_code(impl_name: str) -> bool:
-    """The reference adapter runs the authors' checkout; the other implementations do not."""
-    return impl_name == "reference"
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -133,6 +114,22 @@ def select_claims(paper: Paper, profile_name: str, claim_ids: list[str] | None) 
     return [paper.claim(claim_id) for claim_id in wanted]
 
 
+def merged_config(paper: Paper, profile: str, setting: dict[str, ConfigValue],
+                  overrides: dict[str, ConfigValue] | None = None) -> dict[str, ConfigValue]:
+    """The one rule for a run's config: the manifest's defaults <- the profile's overrides <-
+    the claim's setting <- --set."""
+    return {**paper.config, **paper.profiles[profile].config, **setting, **(overrides or {})}
+
+
+def claim_settings(claims: list[Claim]) -> dict[str, dict[str, ConfigValue]]:
+    """The distinct settings of these claims, by label, in claim order (claims that share a
+    setting share its runs)."""
+    settings: dict[str, dict[str, ConfigValue]] = {}
+    for claim in claims:
+        settings.setdefault(claim.setting_label, dict(claim.setting))
+    return settings
+
+
 def plan_runs(
     paper: Paper,
     *,
@@ -170,15 +167,12 @@ def plan_runs(
         raise UsageError("threads per run must be at least 1")
     batch_id = time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(2)
 
-    settings: dict[str, dict] = {}
-    for claim in select_claims(paper, profile, claim_ids):
-        settings.setdefault(claim.setting_label, claim.setting)
-
+    settings = claim_settings(select_claims(paper, profile, claim_ids))
     at_once = max(1, min(jobs, len(settings) * len(seeds)))
     threads = threads or max(1, usable_cores() // at_once)
     specs = []
     for label, setting in settings.items():
-        config = {**paper.config, **chosen.config, **setting, **overrides}
+        config = merged_config(paper, profile, setting, overrides)
         for seed in seeds:
             specs.append(
                 RunSpec(

@@ -24,22 +24,10 @@ from pathlib import Path
 from typing import Any
 
 from repro.errors import UsageError
+from repro.paths import runs_dir
 
 TERMINAL_STATUSES = ("ok", "crashed", "timeout", "killed", "interrupted")
 ACTIVE_STATUSES = ("queued", "running")  # queued: waiting for a Slurm node
-
-
-def home() -> Path:
-    """The root of repro's caches and records: $REPRO_HOME, else ~/.cache/repro."""
-    override = os.environ.get("REPRO_HOME")
-    if override:
-        return Path(override).expanduser().resolve()
-    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(cache) / "repro"
-
-
-def runs_dir() -> Path:
-    return home() / "runs"
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
@@ -164,3 +152,36 @@ def _pid_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+# ------------------------------------------------------------------ which batch judges
+
+
+def judging_batch(paper, records: list[dict]) -> list[dict]:
+    """The one rule for which batch of runs (one `repro run`, by spec.batch_id) judges an
+    implementation, used by the HTML report and the model-card export alike: of these
+    records, the latest batch of a paper-protocol profile without --set overrides, else the
+    latest such batch with overrides, else the latest batch of another profile (`quick`).
+    Runs under a numerics perturbation (`repro noise`, `repro baseline`) are never a result.
+    [] when there is none."""
+    batches: dict[str, list[dict]] = {}
+    for record in records:
+        spec = record.get("spec") if isinstance(record.get("spec"), dict) else {}
+        if spec.get("env"):
+            continue
+        batches.setdefault(str(spec.get("batch_id") or record.get("run_id")), []).append(record)
+    if not batches:
+        return []
+
+    def rank(item: tuple[str, list[dict]]) -> tuple:
+        batch_id, runs = item
+        spec = runs[0]["spec"]
+        profile = paper.profiles.get(str(spec.get("profile")))
+        return (bool(profile and profile.paper_protocol), not spec.get("overrides"), batch_started(runs), batch_id)
+
+    return max(batches.items(), key=rank)[1]
+
+
+def batch_started(records: list[dict]) -> str:
+    """When a batch ran: the latest start among its runs (ISO 8601 UTC sorts as text)."""
+    return max(str(r.get("started") or "") for r in records)

@@ -10,14 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from repro.catalog import ConfigValue, Paper, load_paper, needs_reference_code
 from repro.compare import ClaimResult, compare_claims, exit_code
-from repro.errors import UsageError
-from repro.execute import execute
+from repro.execute import DEFAULT, executor_class
 from repro.fetch import fetch_inputs
-from repro.manifest import ConfigValue, Paper, load_paper
-from repro.plan import RunSpec, needs_reference_code, plan_runs, select_claims
-from repro.progress import Progress
-from repro.settings import SlurmSettings
+from repro.plan import RunSpec, plan_runs, select_claims
+from repro.render.progress import Progress
 
 
 @dataclass
@@ -45,31 +43,28 @@ def reproduce(
     show_progress: bool = False,
     data_dir: Path | None = None,
     threads: int | None = None,
-    executor: str = "local",
-    slurm: SlurmSettings | None = None,
+    executor: str = DEFAULT,
+    executor_options=None,
     env: dict[str, str] | None = None,
 ) -> Outcome:
     """Run the planned runs of one paper (an id or a loaded Paper) and compare them with its claims.
 
-    executor "local" runs `jobs` worker processes here; "slurm" submits one job array with the
-    `slurm` settings (`jobs` then caps the tasks running at once, None for no cap). `env` sets
-    numerics variables in every worker (repro.numerics.perturbations).
-    Raises repro.execute.Interrupted on Ctrl-C, after recording the stopped runs.
+    `executor` names a backend in repro/execute/ ("local": `jobs` worker processes here;
+    "slurm": one job array, `jobs` capping the tasks at once, None for no cap), with its
+    `executor_options` (its Options model, e.g. the [slurm] settings; None for its defaults).
+    `env` sets numerics variables in every worker (repro.worker.numerics.perturbations).
+    Raises repro.errors.Interrupted on Ctrl-C, after recording the stopped runs.
     """
     paper = load_paper(paper) if isinstance(paper, str) else paper
+    runner = executor_class(executor)(executor_options)
     specs = plan_and_fetch(
-        paper, executor=executor, slurm=slurm, impl=impl, profile=profile, seeds=seeds, overrides=overrides,
+        paper, runner=runner, impl=impl, profile=profile, seeds=seeds, overrides=overrides,
         claim_ids=claim_ids, device=device, jobs=jobs, timeout_s=timeout_s, threads=threads, env=env,
         data_dir=data_dir, show_progress=show_progress,
     )
     progress = Progress(len(specs), enabled=show_progress)
-    if executor == "slurm":
-        from repro.slurm import execute_on_slurm
-
-        expected = paper.profiles[profile].expected_seconds
-        records = execute_on_slurm(specs, slurm or SlurmSettings(), jobs=jobs, expected_seconds=expected, progress=progress)
-    else:
-        records = execute(specs, jobs=jobs or 1, progress=progress)
+    records = runner.execute(specs, jobs=jobs, progress=progress,
+                             expected_seconds=paper.profiles[profile].expected_seconds)
     claims = compare_claims(select_claims(paper, profile, claim_ids), records)
     return Outcome(paper, profile, specs[0].impl, specs, records, claims, exit_code(claims, records))
 
@@ -86,14 +81,9 @@ def plan_and_fetch(paper: Paper, *, data_dir: Path | None = None, show_progress:
     return [replace(spec, **inputs) for spec in specs]
 
 
-def plan_for(
-    paper: Paper, *, executor: str = "local", slurm: SlurmSettings | None = None,
-    jobs: int | None = 1, threads: int | None = None, **options,
-) -> list[RunSpec]:
+def plan_for(paper: Paper, *, runner=None, jobs: int | None = 1, threads: int | None = None,
+             **options) -> list[RunSpec]:
     """plan_runs, with the executor's say in the threads: on Slurm each run gets --cpus-per-run
     cores and as many torch threads; locally the cores are shared by the `jobs` at once."""
-    if executor not in ("local", "slurm"):
-        raise UsageError(f"--executor {executor!r}: choose local or slurm")
-    if executor == "slurm":
-        threads = threads or (slurm or SlurmSettings()).cpus_per_run
+    threads = threads or (runner.threads_per_run() if runner is not None else None)
     return plan_runs(paper, jobs=jobs or 1, threads=threads, **options)

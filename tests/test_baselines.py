@@ -27,9 +27,9 @@ from repro.baselines import (
     update_command,
 )
 from repro.errors import ManifestError
-from repro.manifest import load_paper, paper_ids
+from repro.catalog import load_paper, paper_ids
 from repro.noise import THREADS_PER_RUN
-from repro.report import regress_text
+from repro.render.text import regress_text
 from repro.run import reproduce
 
 

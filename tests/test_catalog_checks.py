@@ -15,8 +15,8 @@ STAGES = [("interface", True), ("structure", True), ("forward", True), ("step", 
 
 @pytest.mark.parametrize("paper_id", ["tcn", "nanogpt"])
 def test_check_passes_a_copy_of_the_reimplementation(paper_id, repro_home, shared_data, tmp_path):
-    from repro.check import check
-    from repro.manifest import load_paper
+    from repro.authoring.check import check
+    from repro.catalog import load_paper
 
     copy = tmp_path / "copy.py"
     copy.write_text((REPO / "papers" / paper_id / "reimpl.py").read_text())
@@ -28,8 +28,8 @@ def test_a_stored_number_from_another_machine_is_said_to_be_one(repro_home, shar
     """--stored-baseline on "another machine" (ATen's kernels capped): the quick stage uses the
     committed baseline instead of running the reference, and says where the number comes from
     and which tolerance that allows (the spread measured across machines)."""
-    from repro.check import check
-    from repro.manifest import load_paper
+    from repro.authoring.check import check
+    from repro.catalog import load_paper
 
     monkeypatch.setenv("ATEN_CPU_CAPABILITY", "default")
     copy = tmp_path / "copy.py"

@@ -14,7 +14,7 @@ import json
 
 import pytest
 
-import repro.check
+import repro.authoring.check
 from conftest import REPO, run_repro
 
 PAPER_DIR = REPO / "papers" / "mnist1d"
@@ -38,7 +38,7 @@ HINTS = _hints()
 @pytest.fixture
 def paper(repro_home):
     """The built-in paper, with REPRO_HOME in tmp (every test uses this or repro_home)."""
-    from repro.manifest import load_paper
+    from repro.catalog import load_paper
 
     return load_paper("mnist1d")
 
@@ -46,7 +46,7 @@ def paper(repro_home):
 @pytest.fixture
 def no_quick(monkeypatch):
     """Skip the quick profile (~20 s) in tests about the stages before it."""
-    monkeypatch.setattr(repro.check, "_quick", lambda *args, **kwargs: ["(quick stage not run in this test)"])
+    monkeypatch.setattr(repro.authoring.check, "_quick", lambda *args, **kwargs: ["(quick stage not run in this test)"])
 
 
 def variant(tmp_path, name: str, *replacements, append: str = ""):
@@ -65,7 +65,7 @@ def variant(tmp_path, name: str, *replacements, append: str = ""):
 
 
 def run_check(paper, path):
-    return repro.check.check(paper, str(path))
+    return repro.authoring.check.check(paper, str(path))
 
 
 def assert_fails_at(stages, stage: str, *, paper_hints: bool = True):
@@ -230,7 +230,7 @@ def test_an_unmodified_copy_passes_every_stage_on_another_machine(paper, tmp_pat
 
 
 def _has_avx2() -> bool:
-    from repro.numerics import cpu_info
+    from repro.worker.numerics import cpu_info
 
     return "avx2" in cpu_info()["isa"]
 

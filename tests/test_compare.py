@@ -10,7 +10,7 @@ from repro.compare import (
     BETTER, INCONCLUSIVE, NO_RESULT, REPRODUCED, WORSE,
     compare_claims, exit_code, summarize, t_quantile_975, verdict,
 )
-from repro.manifest import Claim
+from repro.catalog.manifest import Claim
 
 
 def claim(reported: float, *, abs_tol: float | None = None, rel_tol: float | None = None, direction: str = "higher") -> Claim:
@@ -104,7 +104,7 @@ def test_exit_codes():
     ([12345.6], 12000.0, "12346 (n=1)", "+346"),  # no 1.235e+04
 ])
 def test_verdict_tables_print_significant_digits(values, reported, measured, delta):
-    from repro.report import delta_text, measured_text
+    from repro.render.text import delta_text, measured_text
 
     (result,) = compare_claims([claim(reported, rel_tol=0.1)], [
         {"status": "ok", "run_id": f"r{i}", "spec": {"setting_label": "default"}, "metrics": {"m": v}}

@@ -1,4 +1,4 @@
-"""`repro.diff` (what differs between two runs) and `repro.export` (model-card model-index),
+"""`repro.diff` (what differs between two runs) and `repro.render.export` (model-card model-index),
 on real records made through the CLI on the tiny paper of conftest.py.
 
 The runs are made once for the module (three `repro run`s, ~8 s): a full-profile batch
@@ -14,9 +14,10 @@ import pytest
 import yaml
 from conftest import TINY_IMPL, TINY_MANIFEST, run_repro
 
-from repro.diff import MISSING, data_hash, diff_json, diff_runs, diff_text
-from repro.export import model_index, round_sensibly, to_yaml
-from repro.manifest import load_paper
+from repro.diff import MISSING, data_hash, diff_runs
+from repro.render.diff import diff_json, diff_text
+from repro.render.export import model_index, round_sensibly, to_yaml
+from repro.catalog import load_paper
 from repro.records import list_records, load_record
 
 ARXIV = "2011.14439"

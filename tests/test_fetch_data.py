@@ -36,7 +36,7 @@ from pydantic import ValidationError
 import repro.fetch.artifacts as artifacts_module
 from repro.fetch.archives import UnsafeArchive
 from repro.fetch.artifacts import DataError, cached_path, fetch_artifact
-from repro.manifest import DataArtifact
+from repro.catalog.manifest import DataArtifact
 
 REPO = Path(__file__).resolve().parent.parent
 PAYLOAD_SIZE = 300_000
@@ -560,7 +560,7 @@ def test_tar_whose_last_member_is_a_zip_extracts_as_tar(server, repro_home):
 CHILD = """
 import json, sys
 from repro.fetch.artifacts import fetch_artifact
-from repro.manifest import DataArtifact
+from repro.catalog.manifest import DataArtifact
 path = fetch_artifact(DataArtifact(**json.loads(sys.argv[1])), show_progress=False)
 print(path)
 """

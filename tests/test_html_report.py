@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 
 from conftest import TINY_MANIFEST, run_repro
-from repro.html_report import latest_batches, write_report
-from repro.manifest import load_paper
-from repro.plots import plot_run
+from repro.render.html import latest_batches, write_report
+from repro.catalog import load_paper
+from repro.render.plots import plot_run
 
 PNG_MAGIC = b"\x89PNG"
 ESCAPED_TITLE = 'Escaping <b>& "quotes" in titles'

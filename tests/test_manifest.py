@@ -24,7 +24,7 @@ import pytest
 import yaml
 
 from repro.errors import ManifestError, UsageError
-from repro.manifest import load_manifest, load_paper
+from repro.catalog import load_manifest, load_paper
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 MNIST1D_YAML = REPO_ROOT / "papers" / "mnist1d" / "paper.yaml"

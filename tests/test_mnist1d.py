@@ -15,7 +15,7 @@ PAPER = REPO / "papers" / "mnist1d"
 
 @pytest.fixture(scope="module")
 def reimpl():
-    from repro.worker import import_file
+    from repro.worker.imports import import_file
 
     return import_file(PAPER / "reimpl.py", "mnist1d_reimpl")  # a name of its own: every paper has a reimpl.py
 

@@ -19,13 +19,13 @@ TINY = ["--set", "max_iters=2", "--set", "lr_decay_iters=2", "--set", "warmup_it
 
 @pytest.fixture(scope="module")
 def reimpl():
-    from repro.worker import import_file
+    from repro.worker.imports import import_file
 
     return import_file(PAPER / "reimpl.py", "nanogpt_reimpl")  # a name of its own: every paper has a reimpl.py
 
 
 def config(profile: str) -> dict:
-    from repro.manifest import load_paper
+    from repro.catalog import load_paper
 
     paper = load_paper("nanogpt")
     return {**paper.config, **paper.profiles[profile].config}

@@ -19,22 +19,18 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 import yaml
 
-from repro import scaffold
-from repro.errors import ManifestError, ReproError, UsageError
-from repro.manifest import load_manifest, load_paper
-from repro.scaffold import (
-    ArxivError,
-    ArxivUnreachable,
-    PaperExists,
+from repro.authoring import new_paper as scaffold
+from repro.authoring.arxiv import fetch_arxiv, normalize_arxiv_id
+from repro.authoring.new_paper import (
     default_paper_id,
     describe_new,
-    fetch_arxiv,
     new_paper,
-    normalize_arxiv_id,
     problem_fields,
     remaining_problems,
     start_paper,
 )
+from repro.catalog import load_manifest, load_paper
+from repro.errors import ArxivError, ArxivUnreachable, ManifestError, PaperExists, ReproError, UsageError
 
 TITLE = "Scaling Down Deep Learning with MNIST-1D"
 ABSTRACT_START = "Although deep learning models have taken on commercial and political relevance"

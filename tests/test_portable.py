@@ -24,7 +24,7 @@ QUICK_WITHOUT_GRU = ["logistic_test_acc", "mlp_test_acc", "cnn_test_acc"]  # the
 
 @pytest.fixture
 def another_machine(monkeypatch, repro_home):
-    from repro.numerics import cpu_info
+    from repro.worker.numerics import cpu_info
 
     monkeypatch.setenv("ATEN_CPU_CAPABILITY", "avx2" if "avx512f" in cpu_info()["isa"] else "default")
 

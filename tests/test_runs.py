@@ -234,7 +234,7 @@ def test_worse_claim_exits_1(tiny_papers, repro_home):
 
 
 def test_library_api_reproduce(tiny_papers, repro_home):
-    from repro.manifest import load_paper
+    from repro.catalog import load_paper
     from repro.run import reproduce
 
     outcome = reproduce(load_paper("tiny"), profile="full", seeds=[3], overrides={"steps": 2}, jobs=2)

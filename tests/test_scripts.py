@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from repro.scripts import OutputParser, ScriptFailed, run_script
+from repro.worker.scripts import OutputParser, ScriptFailed, run_script
 
 EPOCH = r"Epoch\s+(?P<step>\d+) \| loss (?P<train_loss>[\d.]+)"
 VALID = r"^Validation loss: (?P<valid_loss>[\d.]+)"

@@ -14,13 +14,13 @@ PAPER = REPO / "papers" / "tcn"
 
 @pytest.fixture(scope="module")
 def reimpl():
-    from repro.worker import import_file
+    from repro.worker.imports import import_file
 
     return import_file(PAPER / "reimpl.py", "tcn_reimpl")  # a name of its own: every paper has a reimpl.py
 
 
 def config(**setting):
-    from repro.manifest import load_paper
+    from repro.catalog import load_paper
 
     return {**load_paper("tcn").config, **setting}
 
@@ -95,8 +95,8 @@ def test_reference_adapter_on_the_authors_code(repro_home, shared_data):
 
 def test_check_without_a_baseline_runs_the_reference_and_says_a_missing_one_is_not_the_students_code(
         repro_home, shared_data, tmp_path, monkeypatch):
-    from repro.check import check
-    from repro.manifest import load_paper
+    from repro.authoring.check import check
+    from repro.catalog import load_paper
 
     monkeypatch.setenv("REPRO_BASELINES", str(tmp_path / "no-baselines"))
     copy = tmp_path / "copy.py"

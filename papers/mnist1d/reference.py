@@ -21,10 +21,8 @@ Nothing in the checkout is edited. Pitfalls worked around (see README.md, Reprod
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import sys
-from pathlib import Path
 
 # The line train_model prints every `print_every` steps, with its numbers as metrics.
 PROGRESS_LINE = (
@@ -41,21 +39,11 @@ MODELS = {
 }
 
 
-def load_module(name: str, path: Path):
-    """Import one of the authors' files under a name of our own (theirs, like `train`, are generic)."""
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-def load_data(source_dir: Path, cache_dir: Path) -> dict:
+def load_data(ctx) -> dict:
     """The default dataset from the checkout's own generator, cached per commit (~2.4 s to make)."""
     import pickle
 
-    commit = (source_dir / ".git" / "repro-verified").read_text().strip()
-    path = cache_dir / f"mnist1d-authors-{commit[:12]}.pkl"
+    path = ctx.cache_dir / f"mnist1d-authors-{ctx.reference_commit[:12]}.pkl"
     if not path.exists():
         from mnist1d.data import get_dataset_args, make_dataset  # the checkout's package (sys.path)
 
@@ -69,9 +57,9 @@ def load_data(source_dir: Path, cache_dir: Path) -> dict:
 def run(cfg: dict, ctx) -> dict[str, float]:
     source = ctx.source_dir
     sys.path.insert(0, str(source))  # `mnist1d` resolves to the checkout's package
-    models = load_module("mnist1d_authors_models", source / "notebooks" / "models.py")
-    train = load_module("mnist1d_authors_train", source / "notebooks" / "train.py")
-    data = load_data(source, ctx.cache_dir)
+    models = ctx.import_source("notebooks/models.py", "mnist1d_authors_models")  # their names are generic
+    train = ctx.import_source("notebooks/train.py", "mnist1d_authors_train")
+    data = load_data(ctx)
 
     args = train.get_model_args()  # the authors' defaults, then the notebook's changes
     args.total_steps = cfg["total_steps"]

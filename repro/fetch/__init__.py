@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from repro.manifest import Paper
+from repro.catalog.manifest import Paper
 
 
 def fetch_inputs(

@@ -8,13 +8,8 @@ import tarfile
 import zipfile
 from pathlib import Path, PurePosixPath
 
-from repro.errors import ReproError
+from repro.errors import UnsafeArchive
 
-
-class UnsafeArchive(ReproError):
-    """An archive member would land outside the target folder (or is a link or device)."""
-
-    exit_code = 3
 
 
 def check_member_name(name: str, archive: Path) -> None:

@@ -21,21 +21,16 @@ import sys
 import time
 from pathlib import Path
 
-from repro.errors import ReproError
+from repro.errors import DataError
 from repro.fetch.locks import file_lock
-from repro.manifest import DataArtifact
-from repro.records import home
+from repro.catalog.manifest import DataArtifact
+from repro.paths import home, seeded_data_dir
 
 CHUNK = 1 << 16
 ATTEMPTS_PER_URL = 4
 BACKOFF_SECONDS = 0.5  # doubled after each failed attempt
 TIMEOUT_SECONDS = (10, 30)  # connect, read (between bytes)
 
-
-class DataError(ReproError):
-    """A data file could not be had: every mirror failed or served the wrong bytes."""
-
-    exit_code = 3
 
 
 def cached_path(artifact: DataArtifact) -> Path:
@@ -59,7 +54,7 @@ def fetch_artifact(artifact: DataArtifact, *, seed_dir: Path | None = None, show
             return target
         file = root / "files" / artifact.sha256 / artifact.name
         if not file.exists():
-            local = _same_bytes_cached(file) or _find_seeded(artifact, seed_dir or _seed_dir_from_env())
+            local = _same_bytes_cached(file) or _find_seeded(artifact, seed_dir or seeded_data_dir())
             if local:
                 _publish_copy(local, file, artifact)
             else:
@@ -78,11 +73,6 @@ def sha256_of(path: Path) -> str:
 
 
 # ------------------------------------------------------------------------ helpers
-
-
-def _seed_dir_from_env() -> Path | None:
-    value = os.environ.get("REPRO_DATA_DIR")
-    return Path(value).expanduser() if value else None
 
 
 def _find_seeded(artifact: DataArtifact, seed_dir: Path | None) -> Path | None:

@@ -23,20 +23,15 @@ import shutil
 import sys
 from pathlib import Path
 
-from repro.errors import ReproError, UsageError
+from repro.errors import FetchError, UsageError
 from repro.fetch.locks import file_lock
-from repro.manifest import SHA_RE, is_safe_repo_url
-from repro.records import home
+from repro.catalog.manifest import SHA_RE, is_safe_repo_url
+from repro.paths import home
 
 VERIFIED_MARKER = "repro-verified"
 # Answers of a server that is there but will not hand out an object by its SHA.
 _REFUSED_BY_SHA = re.compile(r"not our ref|unadvertised object|couldn't find remote ref|allow.*SHA1InWant", re.I)
 
-
-class FetchError(ReproError):
-    """The reference code could not be fetched (network, mirror, missing commit)."""
-
-    exit_code = 3
 
 
 def check_url(url: str) -> None:

@@ -28,7 +28,7 @@ def fingerprint(reference_commit: str | None = None, device: str = "cpu") -> dic
     """Describe this process's environment (imports torch: call it in the worker)."""
     import torch
 
-    from repro.numerics import fingerprint_id, kernel_env, numerics_fingerprint
+    from repro.worker.numerics import fingerprint_id, kernel_env, numerics_fingerprint
 
     numerics = numerics_fingerprint(device)
 

@@ -37,6 +37,12 @@ KERNEL_ENV_VARS = (
 )
 # Thread settings of the OpenMP runtime and MKL (none of them holds a secret).
 THREAD_ENV_PREFIXES = ("OMP_", "MKL_", "KMP_")
+
+
+def thread_env(threads: int) -> dict[str, str]:
+    """The variables that cap a process's OpenMP and MKL threads: a worker's, and the authors'
+    script it runs (ctx.run_script), get the same."""
+    return {"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
 # The CPU flags that kernels dispatch on (the rest of /proc/cpuinfo's list does not matter here).
 ISA_FLAGS = ("sse4_1", "sse4_2", "avx", "fma", "f16c", "avx2", "avx512f", "avx512bw", "avx512vl", "avx512_vnni",
              "avx512_bf16", "avx512_fp16", "amx_tile", "amx_bf16", "asimd", "sve", "sve2")
@@ -88,7 +94,7 @@ def numerics_fingerprint(device: str) -> dict:
     (imports torch: call it in the worker, after its threads and environment are set)."""
     import torch
 
-    from repro.environment import package_version
+    from repro.worker.environment import package_version
 
     fingerprint = {
         "cpu": cpu_info(),

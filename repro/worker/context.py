@@ -28,6 +28,7 @@ class RunContext:
     work_dir: Path  # this run's own folder: checkpoints, scratch files
     cache_dir: Path  # shared by every run of this paper: generated data, downloads
     threads: int  # torch's intra-op threads in this worker
+    reference_commit: str = ""  # the manifest's pinned commit: what source_dir holds
     source_dir: Path | None = None  # the authors' checkout (reference adapters only)
     data: dict[str, Path] = field(default_factory=dict)  # fetched data files, by name
     _events: IO[str] | None = field(default=None, repr=False)
@@ -40,6 +41,16 @@ class RunContext:
     def expect_steps(self, total: int) -> None:
         """Say how many steps the run will take, so progress can show 'step 1200/6000'."""
         self._emit({"event": "expect_steps", "total": int(total)})
+
+    def import_source(self, path: str | Path, name: str):
+        """Import one of the authors' files (a path inside source_dir) as the module `name`,
+        a name of our own (theirs, like `train`, are often generic). It stays importable under
+        that name (sys.modules), and never touches the checkout."""
+        from repro.worker.imports import import_file
+
+        if self.source_dir is None:
+            raise RuntimeError("ctx.import_source: this run has no source_dir (only --impl reference gets the checkout)")
+        return import_file(self.source_dir / path, name, register=True)
 
     @property
     def python(self) -> str:
@@ -65,7 +76,7 @@ class RunContext:
         worker itself. A non-zero exit or the timeout raises ScriptFailed, which fails the run
         with the log's tail.
         """
-        from repro.scripts import OutputParser, run_script
+        from repro.worker.scripts import OutputParser, run_script
 
         return run_script(args, cwd=cwd, parser=OutputParser(patterns, self.log), env=env, timeout=timeout,
                           threads=self.threads)
@@ -74,7 +85,7 @@ class RunContext:
     def watch_output(self, patterns: list[str]):
         """Parse what this process prints inside the block (import-style adapters calling the
         authors' functions); yields the parser, whose `.last` holds the last value of each metric."""
-        from repro.scripts import OutputParser, TeeLines
+        from repro.worker.scripts import OutputParser, TeeLines
 
         parser = OutputParser(patterns, self.log)
         real = sys.stdout

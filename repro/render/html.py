@@ -4,9 +4,9 @@ The page needs no server, no JavaScript and nothing from the network (no externa
 fonts or scripts), so it can be opened from disk, attached to an issue or published as a
 CI artifact. Every text that comes from a manifest or a record is HTML-escaped.
 
-What it shows, per paper and implementation, is that implementation's latest batch of runs
-(one `repro run`, grouped by spec.batch_id): the latest batch of the `full` profile when
-there is one, else the latest batch of any profile, and the table names the profile.
+What it shows, per paper and implementation, is the batch of runs that judges it (one `repro
+run`, records.judging_batch: the latest of the paper's protocol, else the latest of any
+profile), and the table names the profile.
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ from pathlib import Path
 from repro import __version__
 from repro.compare import ClaimResult, compare_claims
 from repro.errors import ManifestError
-from repro.manifest import Claim, Paper, load_paper, paper_ids as catalog_ids
-from repro.records import list_records
-from repro.report import delta_text, measured_text, verdict_notes
+from repro.catalog import Claim, Paper, load_paper, paper_ids as catalog_ids
+from repro.records import batch_started, judging_batch, list_records
+from repro.render.text import delta_text, measured_text, verdict_notes
 
 
 VERDICT_CLASSES = {
@@ -81,29 +81,26 @@ class Batch:
 
 
 def latest_batches(paper: Paper, records: list[dict]) -> dict[str, Batch]:
-    """The batch each implementation is judged by: its latest batch of the paper's protocol
-    profile (`full`, or nanogpt's `cpu`), else its latest batch.
+    """The batch each implementation is judged by (records.judging_batch), with its verdicts.
 
     The claims a batch covered are those whose setting it ran (records do not keep the
     --claims list; a claim that shares a run setting was measured by those runs anyway).
     """
-    by_impl: dict[str, dict[str, list[dict]]] = {}
+    by_impl: dict[str, list[dict]] = {}
     for record in records:
-        spec = record["spec"]
-        by_impl.setdefault(spec["impl"], {}).setdefault(spec["batch_id"], []).append(record)
+        by_impl.setdefault(record["spec"]["impl"], []).append(record)
     batches = {}
-    for impl, groups in by_impl.items():
-        # the protocol profile before any other, then the latest; the batch id (a timestamp) breaks ties
-        batch_id = max(groups, key=lambda b: (groups[b][0]["spec"]["profile"] == paper.protocol_profile,
-                                              _started(groups[b]), b))
-        runs = groups[batch_id]
+    for impl, own in by_impl.items():
+        runs = judging_batch(paper, own)
+        if not runs:
+            continue
         labels = {r["spec"]["setting_label"] for r in runs}
         claims = [claim for claim in paper.claims if claim.setting_label in labels]
         batches[impl] = Batch(
             impl=impl,
-            batch_id=batch_id,
+            batch_id=runs[0]["spec"]["batch_id"],
             profile=runs[0]["spec"]["profile"],
-            started=_started(runs),
+            started=batch_started(runs),
             records=runs,
             claims=claims,
             results=compare_claims(claims, runs),
@@ -117,7 +114,7 @@ def write_report(paper_ids: list[str] | None, out_dir: Path) -> Path:
     `paper_ids` None means every paper of the catalog; an unknown id raises UsageError.
     Returns the path of index.html.
     """
-    from repro.plots import plot_claim
+    from repro.render.plots import plot_claim
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -126,8 +123,6 @@ def write_report(paper_ids: list[str] | None, out_dir: Path) -> Path:
 
     records_by_paper: dict[str, list[dict]] = {}
     for record in list_records():  # read once, not once per paper
-        if record["spec"].get("env"):
-            continue  # a run under a numerics perturbation (repro noise, repro baseline): not a result
         records_by_paper.setdefault(record["spec"]["paper"], []).append(record)
 
     papers: list[tuple[str, Paper | None, str | None, dict[str, Batch]]] = []  # id, paper, error, batches
@@ -174,11 +169,6 @@ def write_report(paper_ids: list[str] | None, out_dir: Path) -> Path:
 
 def _e(value: object) -> str:
     return html.escape(str(value), quote=True)
-
-
-def _started(records: list[dict]) -> str:
-    """When a batch ran: the latest start among its runs (ISO 8601 UTC sorts as text)."""
-    return max(r.get("started") or "" for r in records)
 
 
 def _when(iso: str) -> str:

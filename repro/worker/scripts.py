@@ -26,9 +26,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
+from repro.errors import ScriptFailed
 
-class ScriptFailed(RuntimeError):
-    """The authors' script exited with an error or ran past its timeout."""
 
 
 class Reading(NamedTuple):
@@ -107,7 +106,9 @@ def run_script(
     `threads` caps the script's torch/OpenMP threads (OMP_NUM_THREADS, MKL_NUM_THREADS), so
     that parallel runs share the cores the way the plan says; `env` can still override it.
     """
-    caps = {"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)} if threads else {}
+    from repro.worker.numerics import thread_env
+
+    caps = thread_env(threads) if threads else {}
     full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **caps, **(env or {})}
     print(f"$ (cd {cwd} && {' '.join(args)})", flush=True)
     process = subprocess.Popen(

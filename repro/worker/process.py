@@ -13,7 +13,6 @@ a kill leaves neither result.json nor error.json, and the parent records what ha
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import random
 import sys
@@ -22,9 +21,11 @@ import traceback
 from contextlib import contextmanager
 from pathlib import Path
 
-from repro.context import RunContext, check_metrics
+from repro.worker.context import RunContext, check_metrics
+from repro.worker.imports import import_file
 from repro.plan import RunSpec
-from repro.records import home, read_json, write_json_atomic
+from repro.paths import paper_cache_dir
+from repro.records import read_json, write_json_atomic
 
 
 def seed_everything(seed: int) -> None:
@@ -44,20 +45,6 @@ def resolve_device(device: str) -> str:
     if device == "cuda" and not torch.cuda.is_available():
         raise RuntimeError("--device cuda was asked for, but torch sees no CUDA device here")
     return device
-
-
-def import_file(path: Path, module_name: str):
-    """Import a module from its file, without touching sys.path for good."""
-    spec = importlib.util.spec_from_file_location(module_name, path)
-    if spec is None or spec.loader is None:
-        raise ImportError(f"cannot import {path}")
-    module = importlib.util.module_from_spec(spec)
-    sys.path.insert(0, str(path.parent))  # lets the module import its neighbours
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(path.parent))
-    return module
 
 
 def load_implementation(path: Path, name: str):
@@ -84,14 +71,14 @@ def work(run_dir: Path) -> None:
     os.environ.setdefault("MPLBACKEND", "Agg")  # implementations that plot must not need a screen
     set_up_numerics(spec.threads)
 
-    from repro.environment import fingerprint
+    from repro.worker.environment import fingerprint
 
     device = resolve_device(spec.device)
     write_json_atomic(run_dir / "environment.json", {"device": device, **fingerprint(spec.reference_commit, device)})
 
     module = load_implementation(Path(spec.impl_path), spec.impl)
     seed_everything(spec.seed)
-    cache_dir = home() / "cache" / spec.paper
+    cache_dir = paper_cache_dir(spec.paper)
     cache_dir.mkdir(parents=True, exist_ok=True)
     work_dir = run_dir / "work"
     work_dir.mkdir(exist_ok=True)
@@ -104,6 +91,7 @@ def work(run_dir: Path) -> None:
             work_dir=work_dir,
             cache_dir=cache_dir,
             threads=spec.threads,
+            reference_commit=spec.reference_commit,
             source_dir=Path(spec.source_dir) if spec.source_dir else None,
             data={name: Path(path) for name, path in spec.data.items()},
             _events=events,
@@ -157,7 +145,7 @@ def forked_main(run_dir: str, log_path: str, env: dict[str, str]) -> None:
 def forked_fingerprint(path: str, threads: int, env: dict[str, str]) -> None:
     """Entry point of a probe forked like a CPU run's worker: write the numerics fingerprint
     such a run would record, and run nothing (execute.probe_fingerprint)."""
-    from repro.numerics import numerics_fingerprint
+    from repro.worker.numerics import numerics_fingerprint
 
     os.environ.update(env)
     set_up_numerics(threads)
@@ -181,6 +169,3 @@ def main(argv: list[str] | None = None) -> int:
         return 130 if isinstance(exc, KeyboardInterrupt) else 1
     return 0
 
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -8,10 +8,11 @@ from typing import Any
 from tabulate import tabulate
 
 from repro.compare import ClaimResult
-from repro.manifest import Paper
+from repro.catalog.manifest import Paper
 from repro.noise import K_SPREADS
-from repro.numerics import describe as describe_numerics
-from repro.plan import RunSpec, needs_reference_code
+from repro.worker.numerics import describe as describe_numerics
+from repro.catalog.papers import needs_reference_code
+from repro.plan import RunSpec
 
 
 def to_json(data: Any) -> str:
@@ -424,11 +425,10 @@ def noise_json(noise) -> dict:
 
 # ---------------------------------------------------------------------- checks
 
-STAGE_ORDER = ["interface", "structure", "forward", "step", "overfit", "quick", "full"]
-
-
 def check_text(stages, full: bool) -> str:
-    planned = STAGE_ORDER if full else STAGE_ORDER[:-1]
+    from repro.authoring.stages import STAGE_NAMES
+
+    planned = STAGE_NAMES if full else STAGE_NAMES[:-1]
     lines = []
     for number, stage in enumerate(stages, start=1):
         lines.append(f"stage {number}/{len(planned)} {stage.name}: {'PASS' if stage.passed else 'FAIL'}")
@@ -450,17 +450,14 @@ def check_text(stages, full: bool) -> str:
 
 def settings_text(settings) -> str:
     where = f"from {settings.source}" if settings.source else "no repro.toml or [tool.repro] found: repro's defaults"
-    slurm = settings.slurm
-    return "\n".join([
+    lines = [
         f"settings {where}",
         f"  executor:      {settings.run.executor}",
         f"  jobs:          {settings.run.jobs or 'default (local 1, Slurm as many as fit)'}",
-        "  slurm:",
-        f"    partition:    {slurm.partition or 'the cluster default'}",
-        f"    gpus_per_run: {slurm.gpus_per_run}",
-        f"    cpus_per_run: {slurm.cpus_per_run}",
-        f"    mem:          {slurm.mem or 'the cluster default'}",
-        f"    time:         {f'{slurm.time_minutes} min' if slurm.time_minutes else 'from --timeout or the profile'}",
-        f"    setup:        {'; '.join(slurm.setup) or '-'}",
-        f"    additional:   {', '.join(f'--{k}={v}' for k, v in slurm.additional.items()) or '-'}",
-    ])
+    ]
+    for name, options in settings.executors.items():
+        described = options.describe() if hasattr(options, "describe") else {
+            key: value for key, value in options.model_dump().items()}
+        width = max(map(len, described), default=0) + 1
+        lines += [f"  {name}:", *(f"    {f'{key}:':<{width}} {value}" for key, value in described.items())]
+    return "\n".join(lines)

@@ -1,21 +1,12 @@
 """`repro check PAPER --impl NAME`: a student's implementation against the reference, stage by stage.
 
-A final accuracy 20 points off says nothing about where the mistake is; these stages do,
-stopping at the first that fails:
-
-  1 interface   the module imports; build_model, make_optimizer, train_step, run exist
-  2 structure   per claim setting: output shape, parameter count, per-parameter shapes,
-                each layer's output shape (forward hooks)
-  3 forward     the reference's weights loaded into the student's model: same outputs
-                (forward hooks find the first layer whose output differs)
-  4 step        two training steps from the same weights on the same batch: same losses,
-                same updated parameters
-  5 overfit     the student's model drives the loss on one small batch close to zero
-  6 quick       the quick profile's metrics against the reference's on this machine (same
-                seeds and config): a stored baseline with this machine's numerics
-                fingerprint, else the reference run now, beside the student's runs;
-                within the claim's band, or the baseline's measured spread where tighter
-  7 full        (--full) the paper's claims
+A final accuracy 20 points off says nothing about where the mistake is; the stages do
+(stages.py lists them: interface, structure, forward, step, overfit, quick and, with
+--full, full), stopping at the first that fails. The quick stage compares like with like:
+the student's quick runs against the reference's on this machine (same seeds and config),
+from a stored baseline with this machine's numerics fingerprint, else the reference run
+now, beside the student's runs; within the claim's band, or the baseline's measured
+spread where tighter.
 
 The reference is the project's re-implementation (`--against reimpl`, the default). The
 paper folder's checks.py supplies an example batch, the overfitting target and hints.
@@ -29,9 +20,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from repro.errors import ReproError, UsageError
-from repro.manifest import Paper
-from repro.plan import resolve_impl
-from repro.worker import import_file
+from repro.catalog.manifest import Paper
+from repro.catalog.papers import resolve_impl
+from repro.plan import claim_settings, merged_config
+from repro.authoring.stages import STAGE_NAMES
+from repro.worker.imports import import_file
 
 REQUIRED = {"build_model": 1, "make_optimizer": 2, "train_step": 4, "run": 2}
 RTOL, ATOL = 1e-4, 1e-6
@@ -74,17 +67,17 @@ def check(paper: Paper, impl: str, *, against: str = "reimpl", full: bool = Fals
 
     stages: list[Stage] = []
     context: dict = {}
-    steps = [
-        ("interface", lambda: _interface(student_path, reference_path, context)),
-        ("structure", lambda: _structure(paper, helpers, context)),
-        ("forward", lambda: _forward(paper, helpers, context)),
-        ("step", lambda: _step(paper, helpers, context)),
-        ("overfit", lambda: _overfit(paper, helpers, context)),
-        ("quick", lambda: _quick(paper, student_path, reference_name, show_progress, stored_baseline)),
-    ]
-    if full:
-        steps.append(("full", lambda: _full(paper, student_path, show_progress)))
-    for name, run_stage in steps:
+    steps = {
+        "interface": lambda: _interface(student_path, reference_path, context),
+        "structure": lambda: _structure(paper, helpers, context),
+        "forward": lambda: _forward(paper, helpers, context),
+        "step": lambda: _step(paper, helpers, context),
+        "overfit": lambda: _overfit(paper, helpers, context),
+        "quick": lambda: _quick(paper, student_path, reference_name, show_progress, stored_baseline),
+        "full": lambda: _full(paper, student_path, show_progress),
+    }
+    for name in STAGE_NAMES if full else STAGE_NAMES[:-1]:
+        run_stage = steps[name]
         try:
             details = run_stage()
             stages.append(Stage(name, True, details))
@@ -249,9 +242,9 @@ def _quick(paper: Paper, student_path: Path, reference_name: str, show_progress:
     beside the student's runs. With stored_only, a baseline from another machine is used
     instead of running the reference, and the tolerance is its measured spread across machines."""
     from repro.baselines import EXACT, choose, stored_baselines, tolerance_for, update_command
-    from repro.execute import probe_fingerprint
+    from repro.execute.local import probe_fingerprint
     from repro.noise import THREADS_PER_RUN
-    from repro.numerics import fingerprint_id
+    from repro.worker.numerics import fingerprint_id
 
     stored = stored_baselines(paper.id, reference_name)
     here = fingerprint_id(probe_fingerprint(THREADS_PER_RUN))
@@ -322,9 +315,9 @@ def _run_quick(paper: Paper, student_path: Path, reference_name: str | None,
                show_progress: bool) -> tuple[list[dict], list[dict]]:
     """The student's quick runs and, with reference_name, the reference's, in one batch
     (interleaved, so the longest runs of both go at once): CPU, one thread a run."""
-    from repro.execute import execute
+    from repro.execute.local import LocalExecutor
     from repro.noise import THREADS_PER_RUN
-    from repro.progress import Progress
+    from repro.render.progress import Progress
     from repro.run import plan_and_fetch
 
     jobs = os.cpu_count() or 1
@@ -332,13 +325,13 @@ def _run_quick(paper: Paper, student_path: Path, reference_name: str | None,
     student = plan_and_fetch(paper, impl=str(student_path), **options)
     reference = plan_and_fetch(paper, impl=reference_name, **options) if reference_name else []
     specs = [spec for pair in zip(student, reference) for spec in pair] if reference else student
-    records = execute(specs, jobs=jobs, progress=Progress(len(specs), enabled=show_progress, show_impl=bool(reference)))
+    records = LocalExecutor().execute(specs, jobs=jobs, progress=Progress(len(specs), enabled=show_progress, show_impl=bool(reference)))
     ours = {spec.run_id for spec in student}
     return [r for r in records if r["run_id"] in ours], [r for r in records if r["run_id"] not in ours]
 
 
 def _full(paper: Paper, student_path: Path, show_progress: bool) -> list[str]:
-    from repro.report import verdict_table
+    from repro.render.text import verdict_table
     from repro.run import reproduce
 
     outcome = reproduce(paper, impl=str(student_path), profile=paper.protocol_profile, device="cpu",
@@ -354,11 +347,7 @@ def _full(paper: Paper, student_path: Path, show_progress: bool) -> list[str]:
 
 def _settings(paper: Paper) -> list[tuple[dict, str]]:
     """One config per distinct claim setting, with the quick profile's overrides."""
-    seen = {}
-    for claim in paper.claims:
-        cfg = {**paper.config, **paper.profiles["quick"].config, **claim.setting}
-        seen.setdefault(claim.setting_label, cfg)
-    return [(cfg, label) for label, cfg in seen.items()]
+    return [(merged_config(paper, "quick", setting), label) for label, setting in claim_settings(paper.claims).items()]
 
 
 def _models(context: dict, cfg: dict, same_weights: bool = False):

@@ -8,7 +8,6 @@ runs even when pydantic has already found problems.
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 from typing import Any, Literal
@@ -24,7 +23,7 @@ from pydantic import (
     model_validator,
 )
 
-from repro.errors import ManifestError, UsageError
+from repro.errors import ManifestError
 
 MANIFEST_NAME = "paper.yaml"
 SHA_RE = re.compile(r"^[0-9a-f]{40}$")
@@ -46,6 +45,11 @@ def is_safe_repo_url(url: str) -> bool:
 
     authority = url.split("://", 1)[1].split("/", 1)[0] if "://" in url else url.split(":", 1)[0]
     return not any(part.startswith("-") for part in [url, *unquote(authority).split("@")])
+
+
+def setting_label(setting: dict[str, ConfigValue]) -> str:
+    """A claim setting as runs and baselines name it: 'model=cnn', 'a=1,b=2', or 'default'."""
+    return ",".join(f"{key}={value}" for key, value in setting.items()) or "default"
 
 
 class _Strict(BaseModel):
@@ -168,7 +172,7 @@ class Claim(_Strict):
 
     @property
     def setting_label(self) -> str:
-        return ",".join(f"{key}={value}" for key, value in self.setting.items()) or "default"
+        return setting_label(self.setting)
 
 
 class Profile(_Strict):
@@ -291,33 +295,6 @@ class Paper(PaperManifest):
         if "full" in self.profiles:
             return "full"
         return next(name for name, profile in self.profiles.items() if profile.paper_protocol)
-
-
-# ------------------------------------------------------------------------ catalog
-
-
-def papers_dir() -> Path:
-    """Where the catalog lives: $REPRO_PAPERS, else the papers/ folder beside the package."""
-    override = os.environ.get("REPRO_PAPERS")
-    if override:
-        return Path(override).expanduser().resolve()
-    return Path(__file__).resolve().parent.parent / "papers"
-
-
-def paper_ids() -> list[str]:
-    root = papers_dir()
-    if not root.is_dir():
-        return []
-    return sorted(p.name for p in root.iterdir() if (p / MANIFEST_NAME).is_file())
-
-
-def load_paper(paper_id: str) -> Paper:
-    """Load and validate papers/<paper_id>/paper.yaml; raise ManifestError with every problem."""
-    folder = papers_dir() / paper_id
-    if paper_id not in paper_ids():  # also refuses ids that are paths
-        known = ", ".join(paper_ids()) or "none"
-        raise UsageError(f"unknown paper {paper_id!r} in {papers_dir()} (known: {known}); see `repro list`")
-    return load_manifest(folder / MANIFEST_NAME)
 
 
 def load_manifest(path: Path) -> Paper:

@@ -26,7 +26,8 @@ import math
 from typing import Any
 
 from repro.compare import compare_claims
-from repro.manifest import Claim, Paper
+from repro.records import judging_batch
+from repro.catalog.manifest import Claim, Paper
 
 SIGNIFICANT_DIGITS = 4
 
@@ -34,10 +35,9 @@ SIGNIFICANT_DIGITS = 4
 def model_index(paper: Paper, records: list[dict]) -> dict:
     """{"model-index": [...]}: one entry per (implementation, claim setting) with ok runs.
 
-    For each implementation and setting the runs come from one batch (one `repro run`): the
-    latest batch of a paper-protocol profile (`full`) without --set overrides that ran the
-    setting, else the latest such batch with overrides, else the latest of another profile
-    (`quick`), which the metric's name then says. Choosing per setting rather than per
+    For each implementation and setting the runs come from one batch (one `repro run`), chosen
+    by records.judging_batch among the batches that ran the setting (the metric's name says
+    which profile). Choosing per setting rather than per
     implementation keeps a setting whose newest batch ran only other claims (`--claims`).
     Claims without ok runs are left out, and so are entries left without any claim.
     """
@@ -46,7 +46,7 @@ def model_index(paper: Paper, records: list[dict]) -> dict:
     for impl in _implementations(paper, records):
         ours = [r for r in records if _spec(r).get("impl") == impl]
         for setting_label, claims in _claims_by_setting(paper).items():
-            batch = _chosen_batch(paper, [r for r in ours if _spec(r).get("setting_label") == setting_label])
+            batch = judging_batch(paper, [r for r in ours if _spec(r).get("setting_label") == setting_label])
             if not batch:
                 continue
             results = _results(paper, claims, batch)
@@ -92,26 +92,6 @@ def _claims_by_setting(paper: Paper) -> dict[str, list[Claim]]:
     for claim in paper.claims:
         grouped.setdefault(claim.setting_label, []).append(claim)
     return grouped
-
-
-def _chosen_batch(paper: Paper, records: list[dict]) -> list[dict]:
-    """The records of the preferred batch (see model_index), or [] when there are none."""
-    batches: dict[str, list[dict]] = {}
-    for record in records:
-        if _spec(record).get("env"):
-            continue  # a run under a numerics perturbation (repro noise, repro baseline): not a result
-        batches.setdefault(str(_spec(record).get("batch_id") or record.get("run_id")), []).append(record)
-    if not batches:
-        return []
-
-    def rank(item: tuple[str, list[dict]]) -> tuple:
-        batch_id, runs = item
-        spec = _spec(runs[0])
-        profile = paper.profiles.get(str(spec.get("profile")))
-        started = max(str(r.get("started") or "") for r in runs)
-        return (bool(profile and profile.paper_protocol), not spec.get("overrides"), started, batch_id)
-
-    return max(batches.items(), key=rank)[1]
 
 
 def _results(paper: Paper, claims: list[Claim], batch: list[dict]) -> list[dict]:

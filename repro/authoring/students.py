@@ -12,40 +12,11 @@ import re
 from pathlib import Path
 
 from repro.errors import UsageError
-from repro.manifest import Paper
+from repro.catalog.manifest import Paper
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 
-GENERIC = '''"""{title}, re-implemented by {name}.
-
-Fill in the TODOs from the paper and papers/{paper}/README.md ("Protocol"), then:
-
-    repro check {paper} --impl {name}
-    repro run {paper} --impl {name}
-"""
-
-import torch
-import torch.nn as nn
-
-
-def build_model(cfg: dict) -> nn.Module:
-    """The model for cfg (config keys: {config_keys})."""
-    raise NotImplementedError("TODO")
-
-
-def make_optimizer(model: nn.Module, cfg: dict) -> torch.optim.Optimizer:
-    raise NotImplementedError("TODO")
-
-
-def train_step(model: nn.Module, optimizer: torch.optim.Optimizer, xb, yb) -> float:
-    """One update on a batch; return the loss before the update."""
-    raise NotImplementedError("TODO")
-
-
-def run(cfg: dict, ctx) -> dict[str, float]:
-    """Train and evaluate once; return the metrics the claims use: {metrics}."""
-    raise NotImplementedError("TODO")
-'''
+GENERIC = Path(__file__).resolve().parent / "templates" / "student.py.tmpl"  # for papers without their own
 
 
 def new_student_impl(paper: Paper, name: str, path: Path | None = None) -> Path:
@@ -61,9 +32,11 @@ def new_student_impl(paper: Paper, name: str, path: Path | None = None) -> Path:
     if template.is_file():
         text = template.read_text(encoding="utf-8").replace("{name}", name)
     else:
-        text = GENERIC.format(title=paper.title, name=name, paper=paper.id,
-                              config_keys=", ".join(paper.config),
-                              metrics=", ".join(sorted({c.metric for c in paper.claims})))
+        from string import Template
+
+        text = Template(GENERIC.read_text(encoding="utf-8")).substitute(
+            title=paper.title, name=name, paper=paper.id, config_keys=", ".join(paper.config),
+            metrics=", ".join(sorted({c.metric for c in paper.claims})))
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(text, encoding="utf-8")
     return target

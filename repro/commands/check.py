@@ -1,0 +1,40 @@
+"""`repro check`."""
+
+from __future__ import annotations
+
+import argparse
+
+from repro.authoring.stages import STAGES
+
+PARSER = dict(
+    help="check a student's implementation against the reference, stage by stage",
+    description="Stages, stopping at the first that fails:\n" + "\n".join(
+        f"  {number} {name:<10} {what}" for number, (name, what) in enumerate(STAGES, start=1))
+    + "\nEach stage prints what it compared and, when it fails, the likely causes.",
+    epilog="exit codes: 0 every stage passed; 1 a stage failed; 2 usage error.",
+    formatter_class=argparse.RawDescriptionHelpFormatter,
+)
+
+
+def add_arguments(p) -> None:
+    p.add_argument("paper", help="paper id, e.g. mnist1d")
+    p.add_argument("--impl", required=True, help="the student's implementation: a name in students/ or a .py path")
+    p.add_argument("--against", default="reimpl", help="the reference implementation (default reimpl)")
+    p.add_argument("--full", action="store_true", help="also run the paper's protocol profile (full, or e.g. nanogpt's cpu) against its claims")
+    p.add_argument("--stored-baseline", action="store_true",
+                   help="quick stage: compare with the reference's stored baseline even when another machine made it "
+                   "(faster: the reference is not run; the tolerance is then its measured spread across machines)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+def handle(args) -> int:
+    from repro.render import text as render
+    from repro.authoring.check import check
+    from repro.catalog import load_paper
+
+    paper = load_paper(args.paper)
+    stages = check(paper, args.impl, against=args.against, full=args.full, show_progress=not args.json,
+                   stored_baseline=args.stored_baseline)
+    print(render.to_json([s.to_dict() for s in stages]) if args.json else render.check_text(stages, args.full))
+    return 0 if all(stage.passed for stage in stages) else 1
+

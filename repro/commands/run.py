@@ -1,0 +1,77 @@
+"""`repro run PAPER`: plan, run, record and compare with the paper's claims."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from repro.commands import EPILOG
+from repro.execute import executor_classes, executor_names
+
+PARSER = dict(
+    help="run a paper's claims and print the verdict table",
+    description="Plan the runs (claim settings x seeds), run each in its own worker process, "
+        "record them, and compare with the paper's claims.",
+    epilog=EPILOG,
+    formatter_class=argparse.RawDescriptionHelpFormatter,
+)
+
+
+def add_arguments(p) -> None:
+    p.add_argument("paper", help="paper id, e.g. mnist1d")
+    p.add_argument("--impl", default="reimpl", help="implementation: reimpl (default), reference, a student's name, or a .py path")
+    p.add_argument("--profile", default="quick", help="quick (default, CI-sized), full (the paper's protocol) or another "
+                   "profile of the manifest (`repro show PAPER` lists them, e.g. nanogpt's cpu and gpu)")
+    p.add_argument("--seeds", help="a count (3 = seeds 0,1,2) or a list (0,1,2); default: the profile's")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config value for every run (repeatable), e.g. --set total_steps=500")
+    p.add_argument("--claims", help="comma-separated claim ids to run (default: the profile's, or all)")
+    p.add_argument("--device", default="auto", choices=["cpu", "cuda", "auto"], help="where to run (default auto)")
+    p.add_argument("--jobs", type=int, metavar="N", help="runs at once: local workers (default 1; the cores are shared "
+                   "evenly, and where there are several GPUs each run gets one) or Slurm tasks (default: as many as fit)")
+    p.add_argument("--timeout", type=float, metavar="S", help="stop a run after S seconds (recorded as timeout)")
+    p.add_argument("--executor", choices=executor_names(),
+                   help="local (default): worker processes here; slurm: one job array through submitit")
+    p.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
+    p.add_argument("--dry-run", action="store_true", help="print the plan and run nothing")
+    p.add_argument("--data-dir", type=Path, metavar="DIR",
+                   help="a folder of pre-seeded data files to use instead of downloading (or REPRO_DATA_DIR)")
+    for executor in executor_classes().values():  # each executor's own flags, e.g. Slurm's --partition
+        executor.add_arguments(p.add_argument_group(executor.name))
+
+
+def handle(args) -> int:
+    from repro.catalog import load_paper
+    from repro.execute import executor_class
+    from repro.plan import parse_overrides, parse_seeds
+    from repro.render import text as render
+    from repro.run import plan_for, reproduce
+    from repro.settings import load_settings
+
+    paper = load_paper(args.paper)
+    flags = {key: value for key, value in vars(args).items() if key not in RUN_OPTIONS}
+    settings = load_settings().overridden(executor=args.executor, jobs=args.jobs, **flags)
+    options = dict(
+        impl=args.impl,
+        profile=args.profile,
+        seeds=parse_seeds(args.seeds) if args.seeds else None,
+        overrides=parse_overrides(args.overrides, paper),
+        claim_ids=[c.strip() for c in args.claims.split(",") if c.strip()] if args.claims else None,
+        device=args.device,
+        jobs=settings.run.jobs,
+        timeout_s=args.timeout,
+    )
+    if args.dry_run:
+        runner = executor_class(settings.run.executor)(settings.options())
+        specs = plan_for(paper, runner=runner, **options)
+        print(render.to_json([s.to_dict() for s in specs]) if args.json else render.plan_table(paper, specs))
+        return 0
+    outcome = reproduce(paper, show_progress=True, data_dir=args.data_dir, executor=settings.run.executor,
+                        executor_options=settings.options(), **options)
+    print(render.to_json(render.outcome_json(outcome)) if args.json else render.verdict_table(outcome))
+    return outcome.exit_code
+
+
+# the run's own options; every other parsed value is an executor's flag (settings.overridden)
+RUN_OPTIONS = {"command", "paper", "impl", "profile", "seeds", "overrides", "claims", "device", "jobs", "timeout",
+               "executor", "json", "dry_run", "data_dir"}

@@ -1,0 +1,194 @@
+"""The local executor: run RunSpecs in worker subprocesses, at most `jobs` at once.
+
+Each worker is forked from a forkserver that has torch imported (see worker_context), gets
+its own process group (so Ctrl-C reaches only the harness, which then stops the workers
+itself), writes its stdout and stderr straight to the run's log file, and reports progress
+through the events.jsonl it appends to. Whatever happens, each started
+run ends with a run.json that says how: ok, crashed, timeout, killed or interrupted.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import time
+
+from repro.execute.base import Batch, Executor, RunFolder, worker_environment
+from repro.plan import RunSpec
+from repro.records import read_json, save_record
+from repro.worker.process import forked_fingerprint, forked_main
+
+POLL_SECONDS = 0.2
+GRACE_SECONDS = 5.0  # between SIGTERM and SIGKILL
+
+
+class _Worker(RunFolder):
+    """One run in a local worker process."""
+
+    def __init__(self, index: int, spec: RunSpec, gpu: str | None = None):
+        super().__init__(index, spec)
+        self.gpu = gpu  # the one GPU this worker sees, where there are several
+        self.process = None  # a multiprocessing Process, once started
+
+    def start(self, context) -> None:
+        self.prepare()
+        self.process = context.Process(
+            target=forked_main, args=(str(self.dir), str(self.log_path), self.worker_env(self.gpu)),
+            name=self.spec.run_id,
+        )
+        self.process.start()
+        save_record(self.record("running", **self._local_fields()))
+
+    def poll(self) -> int | None:
+        """The exit code once the worker has ended (negative: killed by that signal), else None."""
+        return self.process.exitcode
+
+    def stop(self, reason: str, message: str) -> None:
+        """SIGTERM the worker's process group, then SIGKILL it after a grace period."""
+        self.stop_reason, self.stop_message = reason, message
+        _signal_group(self.process.pid, signal.SIGTERM)
+        self.process.join(GRACE_SECONDS)
+        if self.process.exitcode is None:
+            _signal_group(self.process.pid, signal.SIGKILL)
+            self.process.join()
+
+    def finish(self) -> dict:
+        """Write the final run.json from what the worker left behind."""
+        code = self.process.exitcode
+        status, message, result = self.outcome()
+        if self.stop_reason is not None:
+            status, message = self.stop_reason, self.stop_message
+        elif code is not None and code < 0:
+            name = signal.Signals(-code).name
+            hint = " (out of memory? see the log and `dmesg`)" if name == "SIGKILL" else ""
+            status, message = "killed", f"worker killed by {name}{hint}"
+        elif code != 0 and status == "ok":
+            status, message = "crashed", f"worker exited with code {code} after writing its result"
+        elif status == "crashed" and message is None:
+            message = f"worker exited with code {code} and no result"
+        record = self.final_record(status, message, result, returncode=code, **self._local_fields())
+        save_record(record)
+        return record
+
+    def _local_fields(self) -> dict:
+        return {"worker_pid": self.process.pid if self.process else None, "gpu": self.gpu}
+
+
+def probe_fingerprint(threads: int = 1, numerics_env: dict[str, str] | None = None) -> dict | None:
+    """The numerics fingerprint a CPU run with these threads and variables would record, from
+    a probe forked the way a run's worker is (a fraction of a second once the forkserver is up).
+    None if the probe failed."""
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory(prefix="repro-probe-") as folder:
+        path = Path(folder) / "numerics.json"
+        process = worker_context().Process(
+            target=forked_fingerprint, args=(str(path), threads, worker_environment(threads, numerics_env)))
+        process.start()
+        process.join(120)
+        return read_json(path)
+
+
+def worker_context():
+    """Workers fork from a forkserver that imported torch once, instead of each importing it.
+
+    Forking after `import torch` (before any op runs) is what torch's own DataLoader workers
+    do; each run still gets its own process, and torch's thread pool starts in the child.
+    """
+    import multiprocessing
+
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["torch", "torch._inductor.config", "numpy", "repro.worker.process"])
+    return context
+
+
+class LocalExecutor(Executor):
+    """Worker processes on this machine, at most `jobs` at once (default 1).
+
+    Where several GPUs are visible, each worker sees one (CUDA_VISIBLE_DEVICES), the least
+    busy. A run past its --timeout gets SIGTERM, then SIGKILL after GRACE_SECONDS.
+    """
+
+    name = "local"
+
+    def __init__(self, options=None):
+        super().__init__(options)
+        self.running: list[_Worker] = []
+
+    def run_batch(self, specs: list[RunSpec], jobs: int | None, batch: Batch,
+                  expected_seconds: float | None) -> list[dict]:
+        jobs = jobs or 1
+        gpus = visible_gpus() if any(spec.device != "cpu" for spec in specs) else []
+        context = worker_context()
+        pending = list(enumerate(specs, start=1))
+        records: dict[int, dict] = {}
+        progress = batch.progress
+        while pending or self.running:
+            batch.ctrl_c.check()
+            while pending and len(self.running) < jobs:
+                worker = _Worker(*pending.pop(0), gpu=least_busy_gpu(gpus, self.running))
+                self.running.append(worker)  # first, so that Ctrl-C during start still stops it
+                worker.start(context)
+                progress.started(worker.index, worker.spec)
+            time.sleep(POLL_SECONDS)
+            for worker in list(self.running):
+                for event in worker.new_events():
+                    progress.event(worker.index, event)
+                timeout = worker.spec.timeout_s
+                if worker.poll() is None and timeout and time.time() - worker.started > timeout:
+                    worker.stop("timeout", f"stopped after the {timeout:g} s timeout")
+                if worker.poll() is not None:
+                    self.running.remove(worker)
+                    records[worker.index] = batch.finished(worker, worker.finish())
+        return [records[i] for i in sorted(records)]
+
+    def stop_unfinished(self, batch: Batch, why: str) -> list[dict]:
+        stopped = []
+        for worker in self.running:
+            if worker.process is None or worker.process.pid is None:
+                continue  # stopped before it started: nothing ran, nothing to record
+            worker.stop("interrupted", f"stopped by {why}")
+            stopped.append(batch.finished(worker, worker.finish()))
+        return stopped
+
+
+def visible_gpus() -> list[str]:
+    """The GPUs this machine lets runs use: CUDA_VISIBLE_DEVICES's list where it is set, else
+    what nvidia-smi lists; none without either. (Asking torch would initialise CUDA here.)"""
+    listed = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if listed is not None:
+        return [gpu.strip() for gpu in listed.split(",") if gpu.strip() and gpu.strip() != "-1"]
+    if shutil.which("nvidia-smi") is None:
+        return []
+    try:
+        out = subprocess.run(["nvidia-smi", "--query-gpu=index", "--format=csv,noheader"],
+                             capture_output=True, text=True, timeout=20)
+    except (OSError, subprocess.TimeoutExpired):
+        return []
+    return [line.strip() for line in out.stdout.splitlines() if line.strip()] if out.returncode == 0 else []
+
+
+def least_busy_gpu(gpus: list[str], running: list[_Worker]) -> str | None:
+    """The GPU with the fewest running workers, for a worker about to start; None (the worker
+    sees what the harness sees) unless there are at least two to choose from."""
+    if len(gpus) < 2:
+        return None
+    busy = [worker.gpu for worker in running]
+    return min(gpus, key=busy.count)
+
+
+def _signal_group(pid: int, sig: int) -> None:
+    """Signal the worker's process group (its children too), or the worker alone if it has
+    not reached os.setsid() yet."""
+    for kill, target in ((os.killpg, pid), (os.kill, pid)):
+        try:
+            kill(target, sig)
+            return
+        except (ProcessLookupError, PermissionError):
+            continue
+
+
+EXECUTOR = LocalExecutor

@@ -1,0 +1,72 @@
+"""Where repro keeps things, and every REPRO_* environment variable, read in this one place.
+
+    REPRO_HOME       records and caches (default $XDG_CACHE_HOME/repro, else ~/.cache/repro):
+                       runs/<run_id>/   one folder per run (records.py)
+                       cache/<paper>/   shared by a paper's runs (ctx.cache_dir)
+                       git/             the authors' repositories and checkouts (fetch/repository.py)
+                       data/            data files by sha256 (fetch/artifacts.py)
+                       slurm/<batch>/   submitit's files (execute/slurm.py)
+    REPRO_PAPERS     the catalog folder (default papers/ beside the package)
+    REPRO_BASELINES  the stored baselines (default baselines/ beside the package)
+    REPRO_DATA_DIR   a folder of pre-seeded data files, found by size and sha256
+    REPRO_CONFIG     a settings file, instead of the nearest repro.toml (settings.py)
+    REPRO_ARXIV_API  the arXiv API `repro new` asks (default export.arxiv.org)
+
+Each is read when it is asked for, not at import, so a test or a caller can set it first.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+SOURCE_ROOT = Path(__file__).resolve().parent.parent  # the checkout: papers/ and baselines/ live here
+
+
+def _folder(variable: str) -> Path | None:
+    value = os.environ.get(variable)
+    return Path(value).expanduser().resolve() if value else None
+
+
+def home() -> Path:
+    """The root of repro's caches and records: $REPRO_HOME, else ~/.cache/repro."""
+    override = _folder("REPRO_HOME")
+    if override:
+        return override
+    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(cache) / "repro"
+
+
+def runs_dir() -> Path:
+    return home() / "runs"
+
+
+def paper_cache_dir(paper_id: str) -> Path:
+    """What every run of one paper shares (generated data): ctx.cache_dir."""
+    return home() / "cache" / paper_id
+
+
+def papers_dir() -> Path:
+    """Where the catalog lives: $REPRO_PAPERS, else the papers/ folder beside the package."""
+    return _folder("REPRO_PAPERS") or SOURCE_ROOT / "papers"
+
+
+def baselines_dir() -> Path:
+    """$REPRO_BASELINES, else the baselines/ folder beside the package."""
+    return _folder("REPRO_BASELINES") or SOURCE_ROOT / "baselines"
+
+
+def seeded_data_dir() -> Path | None:
+    """$REPRO_DATA_DIR: a folder of data files to use instead of downloading, if set."""
+    value = os.environ.get("REPRO_DATA_DIR")
+    return Path(value).expanduser() if value else None
+
+
+def settings_file_override() -> str | None:
+    """$REPRO_CONFIG as given (settings.py says when it names no file)."""
+    return os.environ.get("REPRO_CONFIG") or None
+
+
+def arxiv_api_override() -> str | None:
+    """$REPRO_ARXIV_API: another arXiv API to ask (a test's local server), if set."""
+    return os.environ.get("REPRO_ARXIV_API") or None
