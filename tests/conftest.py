@@ -1,4 +1,4 @@
-"""Shared fixtures: an isolated REPRO_HOME, a tiny paper for worker tests, and a CLI runner."""
+"""Shared fixtures: an isolated REPRO_HOME, a tiny paper for worker tests, and CLI runners."""
 
 from __future__ import annotations
 
@@ -93,8 +93,33 @@ def repro_cmd(*args: str) -> list[str]:
     return [sys.executable, "-m", "repro", *args]
 
 
-def run_repro(*args: str, timeout: float = 600, **kwargs) -> subprocess.CompletedProcess:
-    """Run the CLI in a subprocess with the test's environment; capture text output."""
+def run_repro(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """The CLI in this process (repro.cli.main, from `cwd`), shaped like a finished process:
+    exit code, stdout, stderr. In-process is what the CLI does minus an interpreter's start
+    and a forkserver's torch import; tests of signals, of a killed harness and of Slurm run
+    real processes (run_repro_process, Popen)."""
+    import contextlib
+    import io
+
+    from repro.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    previous = os.getcwd()
+    try:
+        if cwd is not None:
+            os.chdir(cwd)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = main(list(args))
+            except SystemExit as exc:  # argparse: --help, --version, a usage error
+                code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
+    finally:
+        os.chdir(previous)
+    return subprocess.CompletedProcess(repro_cmd(*args), code, out.getvalue(), err.getvalue())
+
+
+def run_repro_process(*args: str, timeout: float = 600, **kwargs) -> subprocess.CompletedProcess:
+    """The CLI in a subprocess with the test's environment; capture text output."""
     return subprocess.run(repro_cmd(*args), capture_output=True, text=True, timeout=timeout, env=dict(os.environ), **kwargs)
 
 

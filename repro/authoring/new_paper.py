@@ -13,7 +13,7 @@ sections, which are commented templates. The files' text is in templates/ (strin
 $name placeholders). Its comments follow one rule: a line starting
 with "## " explains, a line starting with a single "# " is template YAML. Toggling the
 comment of a template block in an editor therefore gives valid YAML whose explanations stay
-comments (tests/test_new_paper.py checks that the uncommented templates validate).
+comments (tests/authoring/test_new_paper.py checks that the uncommented templates validate).
 """
 
 from __future__ import annotations

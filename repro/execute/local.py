@@ -35,7 +35,7 @@ class _Worker(RunFolder):
     def start(self, context) -> None:
         self.prepare()
         self.process = context.Process(
-            target=forked_main, args=(str(self.dir), str(self.log_path), self.worker_env(self.gpu)),
+            target=forked_main, args=(str(self.dir), str(self.log_path), {**os.environ, **self.worker_env(self.gpu)}),
             name=self.spec.run_id,
         )
         self.process.start()
@@ -86,7 +86,7 @@ def probe_fingerprint(threads: int = 1, numerics_env: dict[str, str] | None = No
     with tempfile.TemporaryDirectory(prefix="repro-probe-") as folder:
         path = Path(folder) / "numerics.json"
         process = worker_context().Process(
-            target=forked_fingerprint, args=(str(path), threads, worker_environment(threads, numerics_env)))
+            target=forked_fingerprint, args=(str(path), threads, {**os.environ, **worker_environment(threads, numerics_env)}))
         process.start()
         process.join(120)
         return read_json(path)

@@ -133,9 +133,12 @@ def run_here(run_dir: str, log_path: str, env: dict[str, str]) -> int:
 def forked_main(run_dir: str, log_path: str, env: dict[str, str]) -> None:
     """Entry point of a worker forked from the executor's forkserver, which has torch imported.
 
-    It leaves the harness's process group (so Ctrl-C reaches only the harness, which stops
-    workers itself), then runs like `python -m repro.worker`, output in the run's log.
+    `env` is the whole environment the worker runs with: the harness's as it is now, not as
+    it was when the forkserver started (REPRO_HOME, a variable set since). It leaves the
+    harness's process group (so Ctrl-C reaches only the harness, which stops workers
+    itself), then runs like `python -m repro.worker`, output in the run's log.
     """
+    os.environ.clear()
     os.setsid()
     sys.stdout.reconfigure(line_buffering=True)
     sys.stderr.reconfigure(line_buffering=True)
@@ -147,6 +150,7 @@ def forked_fingerprint(path: str, threads: int, env: dict[str, str]) -> None:
     such a run would record, and run nothing (execute.probe_fingerprint)."""
     from repro.worker.numerics import numerics_fingerprint
 
+    os.environ.clear()  # `env` is the whole environment, as for forked_main
     os.environ.update(env)
     set_up_numerics(threads)
     write_json_atomic(Path(path), numerics_fingerprint("cpu"))

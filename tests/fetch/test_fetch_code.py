@@ -34,7 +34,7 @@ from repro.fetch.repository import (
     is_fetched,
 )
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 URL = "https://example.org/authors/paper"
 N_COMMITS = 60
 BLOBS = 4  # binary files of random bytes; one of them changes in every commit

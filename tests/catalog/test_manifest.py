@@ -26,7 +26,7 @@ import yaml
 from repro.errors import ManifestError, UsageError
 from repro.catalog import load_manifest, load_paper
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 MNIST1D_YAML = REPO_ROOT / "papers" / "mnist1d" / "paper.yaml"
 GOOD_COMMIT = "7878d96082abd200c546a07a4101fa90b30fdf7e"
 ALL_FIELDS_CHECKED = "file: field: reason"

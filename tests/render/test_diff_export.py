@@ -42,7 +42,7 @@ def tiny_runs(tmp_path_factory) -> dict:
             ["--profile", "full", "--seeds", "1,", "--set", "steps=4", "--claims", "a_score"],
             [],  # quick: seed 0, steps 3
         ):
-            result = run_repro("run", "tiny", *args, "--json", timeout=120)
+            result = run_repro("run", "tiny", *args, "--json")
             assert result.returncode == 0, result.stderr
             batches.append([run["run_id"] for run in json.loads(result.stdout)["runs"]])
         yield {"paper": load_paper("tiny"), "records": list_records("tiny"), "batches": batches}

@@ -38,7 +38,7 @@ from repro.fetch.archives import UnsafeArchive
 from repro.fetch.artifacts import DataError, cached_path, fetch_artifact
 from repro.catalog.manifest import DataArtifact
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 PAYLOAD_SIZE = 300_000
 FLIP = bytes(range(255, -1, -1))  # bytes.translate table: every byte b -> 255 - b
 
