@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from conftest import repro_cmd, run_repro
-from test_runs import records_of
+from test_local import records_of
 
 
 def wait_for_records(home: Path, ready, timeout: float = 90) -> list[dict]:
