@@ -12,7 +12,7 @@ keep `repro --help` fast; only the chosen command's arguments are built.
 from __future__ import annotations
 
 import importlib
-import pkgutil
+import os
 
 EPILOG = """\
 exit codes: 0 every claim REPRODUCED or BETTER; 1 a claim WORSE or INCONCLUSIVE;
@@ -20,6 +20,7 @@ exit codes: 0 every claim REPRODUCED or BETTER; 1 a claim WORSE or INCONCLUSIVE;
             3 a run crashed or timed out; 130 Ctrl-C.
 environment: REPRO_HOME (records and caches, default ~/.cache/repro),
              REPRO_PAPERS (the catalog folder, default the papers/ beside the package),
+             REPRO_BASELINES (the stored baselines, default the baselines/ beside the package),
              REPRO_DATA_DIR (a folder of pre-seeded data files),
              REPRO_CONFIG (a settings file, instead of the nearest repro.toml; see `repro config`).
 offline: the reference code is fetched through git, so a mirror works with
@@ -28,7 +29,9 @@ offline: the reference code is fetched through git, so a mirror works with
 
 
 def command_names() -> list[str]:
-    return sorted(m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_"))
+    """The modules of this folder (and of any folder added to __path__), by name."""
+    return sorted({name[:-3] for folder in __path__ for name in os.listdir(folder)
+                   if name.endswith(".py") and not name.startswith("_")})
 
 
 def command(name: str):

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from repro.commands import EPILOG
-from repro.execute import executor_classes, executor_names
+from repro.execute import executor_classes
 
 PARSER = dict(
     help="run a paper's claims and print the verdict table",
@@ -30,13 +30,15 @@ def add_arguments(p) -> None:
     p.add_argument("--jobs", type=int, metavar="N", help="runs at once: local workers (default 1; the cores are shared "
                    "evenly, and where there are several GPUs each run gets one) or Slurm tasks (default: as many as fit)")
     p.add_argument("--timeout", type=float, metavar="S", help="stop a run after S seconds (recorded as timeout)")
-    p.add_argument("--executor", choices=executor_names(),
-                   help="local (default): worker processes here; slurm: one job array through submitit")
+    executors = executor_classes()  # each a file in repro/execute/
+    p.add_argument("--executor", choices=list(executors),
+                   help="where the runs go (default local, or [run] executor in repro.toml): " + "; ".join(
+                       f"{name}: {cls.summary()}" for name, cls in executors.items()))
     p.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
     p.add_argument("--dry-run", action="store_true", help="print the plan and run nothing")
     p.add_argument("--data-dir", type=Path, metavar="DIR",
                    help="a folder of pre-seeded data files to use instead of downloading (or REPRO_DATA_DIR)")
-    for executor in executor_classes().values():  # each executor's own flags, e.g. Slurm's --partition
+    for executor in executors.values():  # each executor's own flags, e.g. Slurm's --partition
         executor.add_arguments(p.add_argument_group(executor.name))
 
 

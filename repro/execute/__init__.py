@@ -7,7 +7,7 @@ file and defining EXECUTOR. A new backend is a new file: --executor, the setting
 from __future__ import annotations
 
 import importlib
-import pkgutil
+import os
 
 from repro.errors import UsageError
 
@@ -17,7 +17,8 @@ _NOT_BACKENDS = {"base"}
 
 def executor_names() -> list[str]:
     """The backends in this folder, by file name, without importing them (keeps start-up fast)."""
-    names = [m.name for m in pkgutil.iter_modules(__path__) if m.name not in _NOT_BACKENDS and not m.name.startswith("_")]
+    names = {name[:-3] for folder in __path__ for name in os.listdir(folder) if name.endswith(".py")}
+    names = [name for name in names if name not in _NOT_BACKENDS and not name.startswith("_")]
     return sorted(names, key=lambda name: (name != DEFAULT, name))
 
 

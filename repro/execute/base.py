@@ -47,6 +47,11 @@ class Executor(ABC):
         self.options = options if options is not None or self.Options is None else self.Options()
 
     @classmethod
+    def summary(cls) -> str:
+        """One line for `repro run --help`: the first line of the class's docstring."""
+        return (cls.__doc__ or cls.name).strip().splitlines()[0].rstrip(".")
+
+    @classmethod
     def add_arguments(cls, group) -> None:
         """Its own flags under `repro run` (an argparse argument group); dest names are Options fields."""
 

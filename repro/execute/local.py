@@ -106,7 +106,7 @@ def worker_context():
 
 
 class LocalExecutor(Executor):
-    """Worker processes on this machine, at most `jobs` at once (default 1).
+    """worker processes on this machine, --jobs at once (default 1).
 
     Where several GPUs are visible, each worker sees one (CUDA_VISIBLE_DEVICES), the least
     busy. A run past its --timeout gets SIGTERM, then SIGKILL after GRACE_SECONDS.
