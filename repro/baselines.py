@@ -35,6 +35,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from repro.errors import RunFailed, UsageError
+from repro.records import Record
 from repro.paths import baselines_dir
 from repro.catalog import Paper, load_paper, paper_ids
 from repro.noise import (
@@ -85,18 +86,18 @@ def offline_implementations(paper: Paper) -> list[str]:
 # ------------------------------------------------------------------- making them
 
 
-def baseline_from_records(paper: Paper, impl: str, profile: str, records: list[dict],
+def baseline_from_records(paper: Paper, impl: str, profile: str, records: list[Record],
                           noise: Noise | None = None) -> dict:
     """The baseline of one finished batch of runs (every run must have ended ok); with `noise`,
     the portable tolerance measured from it."""
-    failed = [r["run_id"] for r in records if r["status"] != "ok"]
+    failed = [r.run_id for r in records if r.status != "ok"]
     if failed:
         raise RunFailed(f"not writing a baseline: {len(failed)} run(s) did not finish ok ({', '.join(failed)}); "
                         "`repro runs show RUN_ID` shows why")
-    environment = records[0].get("environment") or {}
+    environment = records[0].environment or {}
     runs = [
-        {"setting": r["spec"]["setting_label"], "seed": r["spec"]["seed"], "config": r["spec"]["config"],
-         "metrics": {name: value for name, value in sorted(r["metrics"].items()) if name not in paper.speed_metrics},
+        {"setting": r.setting, "seed": r.seed, "config": r.spec.config,
+         "metrics": {name: value for name, value in sorted(r.metrics.items()) if name not in paper.speed_metrics},
          "early": early_points(r, paper.speed_metrics)}
         for r in records
     ]
@@ -109,7 +110,7 @@ def baseline_from_records(paper: Paper, impl: str, profile: str, records: list[d
         "command": update_command(paper.id, impl, profile),
         "machine": describe(environment.get("numerics")),
         "fingerprint_id": environment.get("numerics_id"),
-        "threads_per_run": records[0]["spec"]["threads"],
+        "threads_per_run": records[0].spec.threads,
         "environment": {key: environment.get(key) for key in ENVIRONMENT_KEYS},
         "tolerance": {name: {"abs": 0.0, "why": why}
                       for name in sorted({n for run in runs for n in [*run["metrics"], *run["early"]]})},
@@ -220,7 +221,7 @@ def make_baseline(paper_id: str, impl: str = "reimpl", profile: str = BASELINE_P
     if noise.failed:
         baseline_from_records(paper, impl, profile, noise.failed)  # raises RunFailed, naming them
     profile_seeds = set(paper.profiles[profile].seed_list())
-    records = [r for r in noise.native_records if r["spec"]["seed"] in profile_seeds]
+    records = [r for r in noise.native_records if r.seed in profile_seeds]
     data = baseline_from_records(paper, impl, profile, records, noise)
     path = write_baseline(data)
     removed = machine_paths(paper.id, impl, profile)
@@ -261,10 +262,10 @@ class Chosen:
     baseline: dict
 
 
-def choose(stored: list[dict], setting: str, seed: int, record: dict | None) -> Chosen:
+def choose(stored: list[dict], setting: str, seed: int, record: Record | None) -> Chosen:
     """Exact against the stored file whose fingerprint equals the run's, else portable
     against the baseline (stored[0]) with its measured tolerance."""
-    fingerprint = ((record or {}).get("environment") or {}).get("numerics_id")
+    fingerprint = record.numerics_id if record else None
     for baseline in stored:
         if fingerprint and baseline.get("fingerprint_id") == fingerprint:
             run = _stored_run(baseline, setting, seed)
@@ -298,26 +299,26 @@ def tolerance_for(chosen: Chosen, setting: str, metric: str) -> tuple[float, str
     return measured["abs"], f"portable: {k:g} x sd {measured['abs'] / k:.3g}" + (" (early point)" if measured.get("early") else "")
 
 
-def compare_with_baseline(paper: Paper, stored: list[dict] | dict, records: list[dict]) -> list[Row]:
+def compare_with_baseline(paper: Paper, stored: list[dict] | dict, records: list[Record]) -> list[Row]:
     """One row per (setting, seed, metric) of the baseline, and one per unexpected run. Each
     run is compared exactly where a stored file has its fingerprint, else portably."""
     stored = [stored] if isinstance(stored, dict) else stored
     main = stored[0]
     directions = {c.metric: c.direction for c in paper.claims}
-    measured = {(r["spec"]["setting_label"], r["spec"]["seed"]): r for r in records}
+    measured = {(r.setting, r.seed): r for r in records}
     rows = []
     for run in main["runs"]:
         record = measured.pop((run["setting"], run["seed"]), None)
         chosen = choose(stored, run["setting"], run["seed"], record)
         stored_values = _values(chosen.stored or run)
-        measured_values = {**record["metrics"], **early_points(record)} if record else {}
+        measured_values = {**record.metrics, **early_points(record)} if record else {}
         for metric in _values(run):
             old = stored_values.get(metric)
             tolerance, why = tolerance_for(chosen, run["setting"], metric)
             row = Row(paper.id, main["impl"], run["setting"], run["seed"], metric, old, None, None, tolerance, FAIL,
                       why, chosen.mode)
-            if record is None or record["status"] != "ok":
-                row.note = "no finished run" if record is None else f"run {record['status']}: {record['error']}"
+            if record is None or record.status != "ok":
+                row.note = "no finished run" if record is None else f"run {record.status}: {record.error}"
             elif metric not in measured_values or old is None:
                 row.note = "the run no longer reports this metric" if old is not None else "not in the stored run"
             else:
@@ -339,11 +340,11 @@ def _values(run: dict) -> dict[str, float]:
     return {**run["metrics"], **(run.get("early") or {})}
 
 
-def comparison_notes(paper: Paper, stored: list[dict], records: list[dict]) -> list[str]:
+def comparison_notes(paper: Paper, stored: list[dict], records: list[Record]) -> list[str]:
     """One line per compared batch: which machine made the baseline, which ran now, and so
     which mode, with the fields in which the two fingerprints differ."""
     main = stored[0]
-    here = next(((r.get("environment") or {}) for r in records if r.get("environment")), {})
+    here = next(((r.environment or {}) for r in records if r.environment), {})
     head = f"{paper.id} {main['impl']}:"
     if any(b.get("fingerprint_id") and b["fingerprint_id"] == here.get("numerics_id") for b in stored):
         return [f"{head} exact: this machine's fingerprint {here.get('numerics_id')} is a stored one "
@@ -391,7 +392,7 @@ def regress(paper_list: list[str] | None = None, *, show_progress: bool = False)
             outcome = reproduce(paper, impl=impl, profile=BASELINE_PROFILE, device="cpu",
                                 jobs=os.cpu_count() or 1, threads=stored[0].get("threads_per_run", THREADS_PER_RUN),
                                 seeds=sorted({run["seed"] for run in stored[0]["runs"]}), show_progress=show_progress)
-            crashed |= any(r["status"] != "ok" for r in outcome.records)
+            crashed |= any(r.status != "ok" for r in outcome.records)
             new_rows = compare_with_baseline(paper, stored, outcome.records)
             rows += new_rows
             notes += comparison_notes(paper, stored, outcome.records)
@@ -401,7 +402,7 @@ def regress(paper_list: list[str] | None = None, *, show_progress: bool = False)
 
 
 def baseline_as_record(record: dict) -> dict:
-    """The stored baseline run matching `record` (same paper, impl, profile, setting, seed),
+    """The stored baseline run matching `record` (a run.json's dict: same paper, impl, profile, setting, seed),
     shaped like a run record so that `repro diff RUN --baseline` can compare the two."""
     spec = record["spec"]
     path = baseline_path(spec["paper"], spec["impl"], spec["profile"])

@@ -15,6 +15,7 @@ import math
 from dataclasses import asdict, dataclass
 
 from repro.catalog.manifest import Claim
+from repro.records import Record
 
 REPRODUCED, BETTER, WORSE, INCONCLUSIVE, NO_RESULT = "REPRODUCED", "BETTER", "WORSE", "INCONCLUSIVE", "NO RESULT"
 
@@ -90,15 +91,15 @@ class ClaimResult:
         return asdict(self)
 
 
-def compare_claims(claims: list[Claim], records: list[dict]) -> list[ClaimResult]:
+def compare_claims(claims: list[Claim], records: list[Record]) -> list[ClaimResult]:
     """One ClaimResult per claim, from the successful runs of the claim's setting."""
     results = []
     for claim in claims:
         matching = [
             r for r in records
-            if r["status"] == "ok" and r["spec"]["setting_label"] == claim.setting_label and claim.metric in r["metrics"]
+            if r.status == "ok" and r.setting == claim.setting_label and claim.metric in r.metrics
         ]
-        values = [r["metrics"][claim.metric] for r in matching]
+        values = [r.metrics[claim.metric] for r in matching]
         stats = summarize(values) if values else None
         results.append(
             ClaimResult(
@@ -115,15 +116,15 @@ def compare_claims(claims: list[Claim], records: list[dict]) -> list[ClaimResult
                 delta=stats.mean - claim.reported if stats else None,
                 verdict=verdict(claim, stats),
                 values=values,
-                run_ids=[r["run_id"] for r in matching],
+                run_ids=[r.run_id for r in matching],
             )
         )
     return results
 
 
-def exit_code(results: list[ClaimResult], records: list[dict]) -> int:
+def exit_code(results: list[ClaimResult], records: list[Record]) -> int:
     """3 if a run failed, else 1 if a claim is WORSE or INCONCLUSIVE, else 0."""
-    if any(r["status"] != "ok" for r in records) or any(c.verdict == NO_RESULT for c in results):
+    if any(r.status != "ok" for r in records) or any(c.verdict == NO_RESULT for c in results):
         return 3
     if any(c.verdict in (WORSE, INCONCLUSIVE) for c in results):
         return 1

@@ -93,8 +93,8 @@ class Interrupted(ReproError):
 
     exit_code = 130
 
-    def __init__(self, records: list[dict]):
-        self.records = records
+    def __init__(self, records: list):
+        self.records = records  # repro.records.Record
         lines = [f"interrupted: {len(records)} unfinished run(s) stopped and recorded as interrupted"]
-        lines += [f"  {record['run_id']}: log {record['log_path']}" for record in records]
+        lines += [f"  {record.run_id}: log {record.log_path}" for record in records]
         super().__init__("\n".join(lines))

@@ -31,6 +31,7 @@ import sys
 from dataclasses import dataclass, field
 
 from repro.catalog.manifest import Paper
+from repro.records import Record
 
 NOISE_SEEDS = 5  # seeds 0..4, and the profile's own
 K_SPREADS = 5.0  # portable tolerance = K_SPREADS x the larger spread (about 3.5 sd of a difference of two runs)
@@ -39,9 +40,9 @@ NATIVE = "native"
 EARLY_SEED_FRACTION = 0.1  # an early point's spread is at least this fraction of its sd over seeds
 
 
-def early_points(record: dict, leave_out: list[str] = ()) -> dict[str, float]:
+def early_points(record: Record, leave_out: list[str] = ()) -> dict[str, float]:
     """Each curve's first logged point, as {'train_loss@250': value}."""
-    return {f"{name}@{points[0][0]}": points[0][1] for name, points in sorted((record.get("curves") or {}).items())
+    return {f"{name}@{points[0][0]}": points[0][1] for name, points in sorted((record.curves or {}).items())
             if points and name not in leave_out}
 
 
@@ -106,8 +107,8 @@ class Noise:
     seeds: list[int]
     perturbations: dict[str, dict[str, str]]  # label -> environment
     metrics: list[MetricNoise]
-    native_records: list[dict] = field(default_factory=list)  # this machine's runs, every seed
-    failed: list[dict] = field(default_factory=list)  # runs that did not end ok
+    native_records: list[Record] = field(default_factory=list)  # this machine's runs, every seed
+    failed: list[Record] = field(default_factory=list)  # runs that did not end ok
 
     def for_setting(self, setting: str) -> dict[str, MetricNoise]:
         return {m.metric: m for m in self.metrics if m.setting == setting}
@@ -138,7 +139,7 @@ def measure_noise(paper: Paper, impl: str = "reimpl", profile: str = "quick", *,
               f"this machine's numerics and seed {first} under {len(environments)} numerics environment(s)",
               file=sys.stderr, flush=True)
     # one batch, so that every core stays busy to the end
-    records = {r["run_id"]: r for r in LocalExecutor().execute(specs, jobs=jobs, progress=Progress(len(specs), enabled=show_progress))}
+    records = {r.run_id: r for r in LocalExecutor().execute(specs, jobs=jobs, progress=Progress(len(specs), enabled=show_progress))}
     native = [records[spec.run_id] for spec in planned.pop(NATIVE)]
     perturbed = {label: [records[spec.run_id] for spec in specs] for label, specs in planned.items()}
 
@@ -146,19 +147,19 @@ def measure_noise(paper: Paper, impl: str = "reimpl", profile: str = "quick", *,
 
 
 def noise_from_records(paper: Paper, impl: str, profile: str, seed_list: list[int],
-                       environments: dict[str, dict[str, str]], native: list[dict],
-                       perturbed: dict[str, list[dict]]) -> Noise:
+                       environments: dict[str, dict[str, str]], native: list[Record],
+                       perturbed: dict[str, list[Record]]) -> Noise:
     """Each final metric's and early point's values over seeds (native) and over numerics
     environments (perturbed, by label, at the profile's first seed)."""
     first = paper.profiles[profile].seed_list()[0]
     every = native + [r for records in perturbed.values() for r in records]
     metrics = []
-    for record in (r for r in native if r["status"] == "ok" and r["spec"]["seed"] == first):
-        setting = record["spec"]["setting_label"]
-        for early, values_of in ((False, lambda r: r["metrics"]),
+    for record in (r for r in native if r.status == "ok" and r.seed == first):
+        setting = record.setting
+        for early, values_of in ((False, lambda r: r.metrics),
                                  (True, lambda r: early_points(r, paper.speed_metrics))):
             for name in sorted(set(values_of(record)) - set(paper.speed_metrics)):
-                over_seeds = {r["spec"]["seed"]: values_of(r)[name] for r in _ok(native, setting) if name in values_of(r)}
+                over_seeds = {r.seed: values_of(r)[name] for r in _ok(native, setting) if name in values_of(r)}
                 over_numerics = {NATIVE: values_of(record)[name]}
                 for label, records in perturbed.items():
                     for r in _ok(records, setting):
@@ -166,8 +167,8 @@ def noise_from_records(paper: Paper, impl: str, profile: str, seed_list: list[in
                             over_numerics[label] = values_of(r)[name]
                 metrics.append(MetricNoise(setting, name, over_seeds, over_numerics, early))
     return Noise(paper, impl, profile, seed_list, environments, metrics, native,
-                 [r for r in every if r["status"] != "ok"])
+                 [r for r in every if r.status != "ok"])
 
 
-def _ok(records: list[dict], setting: str) -> list[dict]:
-    return [r for r in records if r["status"] == "ok" and r["spec"]["setting_label"] == setting]
+def _ok(records: list[Record], setting: str) -> list[Record]:
+    return [r for r in records if r.status == "ok" and r.setting == setting]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import secrets
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import MISSING, asdict, dataclass, field, fields
 
 from repro.errors import UsageError
 from repro.catalog.manifest import Claim, ConfigValue, Paper
@@ -44,7 +44,17 @@ class RunSpec:
 
     @classmethod
     def from_dict(cls, data: dict) -> RunSpec:
-        return cls(**data)
+        """The spec in a spec.json or a record; a field an older (or hand-made) one lacks takes
+        its default, or None, and a field this version does not know is dropped."""
+        values = {}
+        for spec_field in fields(cls):
+            if spec_field.name in data:
+                values[spec_field.name] = data[spec_field.name]
+            elif spec_field.default_factory is not MISSING:
+                values[spec_field.name] = spec_field.default_factory()
+            else:
+                values[spec_field.name] = None if spec_field.default is MISSING else spec_field.default
+        return cls(**values)
 
 
 def parse_seeds(text: str) -> list[int]:

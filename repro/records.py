@@ -20,14 +20,82 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from repro.errors import UsageError
 from repro.paths import runs_dir
+from repro.plan import RunSpec
 
 TERMINAL_STATUSES = ("ok", "crashed", "timeout", "killed", "interrupted")
 ACTIVE_STATUSES = ("queued", "running")  # queued: waiting for a Slurm node
+
+
+@dataclass
+class Record:
+    """One run's run.json, typed: written by an executor (execute/base.RunFolder), read by
+    everything after it. `to_dict()` is the file's JSON, key for key and in the same order."""
+
+    run_id: str
+    status: str  # queued, running, ok, crashed, timeout, killed, interrupted; lost when read back
+    spec: RunSpec
+    metrics: dict[str, float] = field(default_factory=dict)
+    curves: dict[str, list[list[float]]] = field(default_factory=dict)
+    started: str | None = None
+    finished: str | None = None
+    duration_s: float | None = None  # wall, start to end
+    train_s: float | None = None  # inside run(), without the worker's start-up
+    environment: dict | None = None  # the worker's fingerprint (worker/environment.py)
+    executor: str = "local"
+    worker_pid: int | None = None
+    log_path: str = ""
+    error: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)  # the rest: log_tail, and what an executor adds
+    # (local: returncode, gpu; Slurm: harness_pid, queued_s, slurm {job_id, state, log})
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    @property
+    def setting(self) -> str:
+        return self.spec.setting_label
+
+    @property
+    def seed(self) -> int:
+        return self.spec.seed
+
+    @property
+    def impl(self) -> str:
+        return self.spec.impl
+
+    @property
+    def log_tail(self) -> str:
+        return self.details.get("log_tail") or ""
+
+    @property
+    def slurm(self) -> dict | None:
+        return self.details.get("slurm")
+
+    @property
+    def numerics_id(self) -> str | None:
+        return (self.environment or {}).get("numerics_id")
+
+    def to_dict(self) -> dict:
+        data = {name: getattr(self, name) for name in _RECORD_FIELDS}
+        data["spec"] = self.spec.to_dict()
+        return {**data, **self.details}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Record:
+        known = {name: data[name] for name in _RECORD_FIELDS if name in data}
+        known["spec"] = RunSpec.from_dict(data.get("spec") or {})
+        return cls(**known, details={k: v for k, v in data.items() if k not in _RECORD_FIELDS})
+
+
+_RECORD_FIELDS = ("run_id", "status", "spec", "metrics", "curves", "started", "finished", "duration_s", "train_s",
+                  "environment", "executor", "worker_pid", "log_path", "error")
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
@@ -94,35 +162,35 @@ def log_tail(path: Path, lines: int = 20) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
-def save_record(record: dict) -> None:
-    write_json_atomic(runs_dir() / record["run_id"] / "run.json", record)
+def save_record(record: Record) -> None:
+    write_json_atomic(runs_dir() / record.run_id / "run.json", record.to_dict())
 
 
-def load_record(run_id: str) -> dict:
+def load_record(run_id: str) -> Record:
     """The record of `run_id`, or of the one run whose id starts with it."""
     root = runs_dir()
     exact = root / run_id / "run.json"
     if exact.is_file():
-        return _with_liveness(read_json(exact))
+        return _with_liveness(Record.from_dict(read_json(exact)))
     matches = sorted(p.name for p in root.glob(f"{glob_escape(run_id)}*") if (p / "run.json").is_file())
     if len(matches) == 1:
-        return _with_liveness(read_json(root / matches[0] / "run.json"))
+        return _with_liveness(Record.from_dict(read_json(root / matches[0] / "run.json")))
     if not matches:
         raise UsageError(f"no run {run_id!r} under {root}; `repro runs` lists the recorded runs")
     raise UsageError(f"{run_id!r} matches {len(matches)} runs ({', '.join(matches[:3])}, ...); give more of the id")
 
 
-def list_records(paper: str | None = None) -> list[dict]:
+def list_records(paper: str | None = None) -> list[Record]:
     """Every readable record, oldest first, optionally of one paper."""
     root = runs_dir()
     if not root.is_dir():
         return []
     records = []
     for path in sorted(root.glob("*/run.json")):
-        record = read_json(path)
-        if record and (paper is None or record["spec"]["paper"] == paper):
-            records.append(_with_liveness(record))
-    records.sort(key=lambda r: r.get("started") or "")
+        data = read_json(path)
+        if data and (paper is None or (data.get("spec") or {}).get("paper") == paper):
+            records.append(_with_liveness(Record.from_dict(data)))
+    records.sort(key=lambda r: r.started or "")
     return records
 
 
@@ -130,17 +198,17 @@ def glob_escape(text: str) -> str:
     return "".join(f"[{c}]" if c in "*?[" else c for c in text)
 
 
-def _with_liveness(record: dict) -> dict:
+def _with_liveness(record: Record) -> Record:
     """A queued or running record whose worker (or, on Slurm, whose harness) is gone was
     orphaned: the harness died before it could write how the run ended."""
-    if record.get("status") in ACTIVE_STATUSES:
-        slurm = record.get("slurm")
-        pid = record.get("harness_pid") if slurm else record.get("worker_pid")
+    if record.status in ACTIVE_STATUSES:
+        slurm = record.slurm
+        pid = record.details.get("harness_pid") if slurm else record.worker_pid
         if pid is None or not _pid_alive(pid):
             error = "the harness stopped before this run finished"
             if slurm:
                 error += f"; Slurm job {slurm['job_id']} may still be running (squeue -j {slurm['job_id']})"
-            record = {**record, "status": "lost", "error": error}
+            record = replace(record, status="lost", error=error)
     return record
 
 
@@ -157,31 +225,30 @@ def _pid_alive(pid: int) -> bool:
 # ------------------------------------------------------------------ which batch judges
 
 
-def judging_batch(paper, records: list[dict]) -> list[dict]:
+def judging_batch(paper, records: list[Record]) -> list[Record]:
     """The one rule for which batch of runs (one `repro run`, by spec.batch_id) judges an
     implementation, used by the HTML report and the model-card export alike: of these
     records, the latest batch of a paper-protocol profile without --set overrides, else the
     latest such batch with overrides, else the latest batch of another profile (`quick`).
     Runs under a numerics perturbation (`repro noise`, `repro baseline`) are never a result.
     [] when there is none."""
-    batches: dict[str, list[dict]] = {}
+    batches: dict[str, list[Record]] = {}
     for record in records:
-        spec = record.get("spec") if isinstance(record.get("spec"), dict) else {}
-        if spec.get("env"):
+        if record.spec.env:
             continue
-        batches.setdefault(str(spec.get("batch_id") or record.get("run_id")), []).append(record)
+        batches.setdefault(str(record.spec.batch_id or record.run_id), []).append(record)
     if not batches:
         return []
 
-    def rank(item: tuple[str, list[dict]]) -> tuple:
+    def rank(item: tuple[str, list[Record]]) -> tuple:
         batch_id, runs = item
-        spec = runs[0]["spec"]
-        profile = paper.profiles.get(str(spec.get("profile")))
-        return (bool(profile and profile.paper_protocol), not spec.get("overrides"), batch_started(runs), batch_id)
+        spec = runs[0].spec
+        profile = paper.profiles.get(str(spec.profile))
+        return (bool(profile and profile.paper_protocol), not spec.overrides, batch_started(runs), batch_id)
 
     return max(batches.items(), key=rank)[1]
 
 
-def batch_started(records: list[dict]) -> str:
+def batch_started(records: list[Record]) -> str:
     """When a batch ran: the latest start among its runs (ISO 8601 UTC sorts as text)."""
-    return max(str(r.get("started") or "") for r in records)
+    return max(str(r.started or "") for r in records)

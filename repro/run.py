@@ -15,6 +15,7 @@ from repro.compare import ClaimResult, compare_claims, exit_code
 from repro.execute import DEFAULT, executor_class
 from repro.fetch import fetch_inputs
 from repro.plan import RunSpec, plan_runs, select_claims
+from repro.records import Record
 from repro.render.progress import Progress
 
 
@@ -24,7 +25,7 @@ class Outcome:
     profile: str
     impl: str
     specs: list[RunSpec]
-    records: list[dict]
+    records: list[Record]
     claims: list[ClaimResult]
     exit_code: int
 

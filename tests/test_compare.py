@@ -11,6 +11,7 @@ from repro.compare import (
     compare_claims, exit_code, summarize, t_quantile_975, verdict,
 )
 from repro.catalog.manifest import Claim
+from repro.records import Record
 
 
 def claim(reported: float, *, abs_tol: float | None = None, rel_tol: float | None = None, direction: str = "higher") -> Claim:
@@ -71,9 +72,9 @@ def test_verdicts(the_claim, values, expected):
     assert verdict(the_claim, summarize(values) if values else None) == expected
 
 
-def record(setting: str, value: float, status: str = "ok") -> dict:
-    return {"run_id": f"r-{setting}-{value}", "status": status, "spec": {"setting_label": setting},
-            "metrics": {"m": value} if status == "ok" else {}}
+def record(setting: str, value: float, status: str = "ok") -> Record:
+    return Record.from_dict({"run_id": f"r-{setting}-{value}", "status": status, "spec": {"setting_label": setting},
+                             "metrics": {"m": value} if status == "ok" else {}})
 
 
 def test_compare_claims_groups_runs_by_setting_and_ignores_failed_runs():
@@ -106,7 +107,5 @@ def test_exit_codes():
 def test_verdict_tables_print_significant_digits(values, reported, measured, delta):
     from repro.render.text import delta_text, measured_text
 
-    (result,) = compare_claims([claim(reported, rel_tol=0.1)], [
-        {"status": "ok", "run_id": f"r{i}", "spec": {"setting_label": "default"}, "metrics": {"m": v}}
-        for i, v in enumerate(values)])
+    (result,) = compare_claims([claim(reported, rel_tol=0.1)], [record("default", v) for v in values])
     assert (measured_text(result), delta_text(result)) == (measured, delta)

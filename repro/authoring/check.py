@@ -258,17 +258,17 @@ def _quick(paper: Paper, student_path: Path, reference_name: str, show_progress:
                                                     show_progress)
     details, failures = [], []
     for claim in paper.claims:
-        for record in (r for r in student_records if r["spec"]["setting_label"] == claim.setting_label):
-            setting, seed = claim.setting_label, record["spec"]["seed"]
+        for record in (r for r in student_records if r.setting == claim.setting_label):
+            setting, seed = claim.setting_label, record.seed
             band = claim.tolerance.band(claim.reported)
             if run_reference:
-                theirs_record = next((r for r in reference_records if r["spec"]["setting_label"] == setting
-                                      and r["spec"]["seed"] == seed), None)
-                if theirs_record is None or theirs_record["status"] != "ok":
+                theirs_record = next((r for r in reference_records if r.setting == setting
+                                      and r.seed == seed), None)
+                if theirs_record is None or theirs_record.status != "ok":
                     raise _Failed(f"[{setting}] seed {seed}: the reference's own run did not finish "
-                                  f"({theirs_record and theirs_record['error']}); log: {theirs_record and theirs_record['log_path']}",
+                                  f"({theirs_record and theirs_record.error}); log: {theirs_record and theirs_record.log_path}",
                                   hints=["not your code: the reference failed on this machine; its log says why"])
-                theirs, source = theirs_record["metrics"].get(claim.metric), "run now on this machine"
+                theirs, source = theirs_record.metrics.get(claim.metric), "run now on this machine"
                 measured = _measured_tolerance(stored, setting, claim.metric)
                 tolerance = band if measured is None else min(band, measured)
             else:
@@ -280,11 +280,11 @@ def _quick(paper: Paper, student_path: Path, reference_name: str, show_progress:
                 else:
                     tolerance, _ = tolerance_for(chosen, setting, claim.metric)
                     source = f"stored on another machine ({chosen.baseline.get('machine')})"
-            if record["status"] != "ok":
-                failures.append(f"[{setting}] seed {seed}: your run did not finish ({record['error']}); "
-                                f"log: {record['log_path']}")
+            if record.status != "ok":
+                failures.append(f"[{setting}] seed {seed}: your run did not finish ({record.error}); "
+                                f"log: {record.log_path}")
                 continue
-            ours = record["metrics"].get(claim.metric)
+            ours = record.metrics.get(claim.metric)
             if theirs is None:
                 failures.append(f"[{setting}] seed {seed} {claim.metric}: the reference has no such number")
                 continue
@@ -312,7 +312,7 @@ def _measured_tolerance(stored: list[dict], setting: str, metric: str) -> float 
 
 
 def _run_quick(paper: Paper, student_path: Path, reference_name: str | None,
-               show_progress: bool) -> tuple[list[dict], list[dict]]:
+               show_progress: bool) -> tuple[list, list]:
     """The student's quick runs and, with reference_name, the reference's, in one batch
     (interleaved, so the longest runs of both go at once): CPU, one thread a run."""
     from repro.execute.local import LocalExecutor
@@ -327,7 +327,7 @@ def _run_quick(paper: Paper, student_path: Path, reference_name: str | None,
     specs = [spec for pair in zip(student, reference) for spec in pair] if reference else student
     records = LocalExecutor().execute(specs, jobs=jobs, progress=Progress(len(specs), enabled=show_progress, show_impl=bool(reference)))
     ours = {spec.run_id for spec in student}
-    return [r for r in records if r["run_id"] in ours], [r for r in records if r["run_id"] not in ours]
+    return [r for r in records if r.run_id in ours], [r for r in records if r.run_id not in ours]
 
 
 def _full(paper: Paper, student_path: Path, show_progress: bool) -> list[str]:

@@ -18,22 +18,21 @@ def add_arguments(p) -> None:
 
 
 def handle(args) -> int:
-    from repro.render import text as render
     from repro.diff import diff_runs
-    from repro.render.diff import diff_json, diff_text
     from repro.errors import UsageError
     from repro.records import load_record
+    from repro.render import text as render
+    from repro.render.diff import diff_json, diff_text
 
     if bool(args.run_b) == args.baseline:
         raise UsageError("give RUN_A and RUN_B, or RUN_A --baseline")
-    first = load_record(args.run_a)
+    first = load_record(args.run_a).to_dict()
     if args.baseline:  # the baseline is the old side: deltas read as "this run minus its baseline"
         from repro.baselines import baseline_as_record
 
         first, second = baseline_as_record(first), first
     else:
-        second = load_record(args.run_b)
+        second = load_record(args.run_b).to_dict()
     difference = diff_runs(first, second)
     print(render.to_json(diff_json(difference)) if args.json else diff_text(difference))
     return 0
-

@@ -25,7 +25,7 @@ def handle(args) -> int:
     from repro.records import list_records
 
     paper = load_paper(args.paper)
-    records = [r for r in list_records(paper.id) if args.impl is None or r["spec"]["impl"] == args.impl]
+    records = [r for r in list_records(paper.id) if args.impl is None or r.impl == args.impl]
     data = model_index(paper, records)
     if not data["model-index"]:
         raise UsageError(f"no finished runs of {paper.id}" + (f" with --impl {args.impl}" if args.impl else "")

@@ -21,7 +21,7 @@ def handle(args) -> int:
         if len(args.args) != 2:
             raise UsageError("usage: repro runs show RUN_ID")
         record = records.load_record(args.args[1])
-        print(render.to_json(record) if args.json else render.record_text(record))
+        print(render.to_json(record.to_dict()) if args.json else render.record_text(record))
         return 0
     if len(args.args) > 1:
         raise UsageError("usage: repro runs [PAPER] | repro runs show RUN_ID")

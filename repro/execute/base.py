@@ -33,7 +33,16 @@ from typing import ClassVar
 from repro.errors import Interrupted
 from repro.paths import runs_dir
 from repro.plan import RunSpec
-from repro.records import ACTIVE_STATUSES, curves_from_events, log_tail, parse_events, read_events, read_json, write_json_atomic
+from repro.records import (
+    ACTIVE_STATUSES,
+    Record,
+    curves_from_events,
+    log_tail,
+    parse_events,
+    read_events,
+    read_json,
+    write_json_atomic,
+)
 from repro.render.progress import Progress
 
 
@@ -60,7 +69,7 @@ class Executor(ABC):
         return None
 
     def execute(self, specs: list[RunSpec], *, jobs: int | None = None, progress: Progress | None = None,
-                expected_seconds: float | None = None) -> list[dict]:
+                expected_seconds: float | None = None) -> list[Record]:
         """Run every spec; return their final records in plan order. Ctrl-C stops the unfinished
         runs, records them as interrupted and raises Interrupted."""
         progress = progress or Progress(total_runs=len(specs), enabled=False)
@@ -75,12 +84,12 @@ class Executor(ABC):
 
     @abstractmethod
     def run_batch(self, specs: list[RunSpec], jobs: int | None, batch: Batch,
-                  expected_seconds: float | None) -> list[dict]:
+                  expected_seconds: float | None) -> list[Record]:
         """Start the runs, wait for them (checking batch.ctrl_c), pass each finished record
         through batch.finished; return the records in plan order."""
 
     @abstractmethod
-    def stop_unfinished(self, batch: Batch, why: str) -> list[dict]:
+    def stop_unfinished(self, batch: Batch, why: str) -> list[Record]:
         """Stop every run still going, record it as interrupted (`why` says by what), and
         return those records (each through batch.finished)."""
 
@@ -133,29 +142,27 @@ class RunFolder:
             return "crashed", f"{error['type']}: {error['message']}", None
         return "crashed", None, None  # no message: the executor knows better why
 
-    def record(self, status: str, **fields) -> dict:
-        """The run.json for this run in `status`; `fields` add to it or replace its defaults."""
+    def record(self, status: str, **fields) -> Record:
+        """The run.json for this run in `status`; `fields` set its fields, and any other
+        keyword is kept in its details (what this executor adds)."""
         finished = time.time() if status not in ACTIVE_STATUSES else None
-        record = {
-            "run_id": self.spec.run_id,
-            "status": status,
-            "spec": self.spec.to_dict(),
-            "metrics": {},
-            "curves": curves_from_events(read_events(self.events_path)),
-            "started": iso_time(self.started),
-            "finished": iso_time(finished) if finished else None,
-            "duration_s": round(finished - self.started, 3) if finished else None,  # wall, start to end
-            "train_s": None,  # inside run(), without the worker's start-up
-            "environment": read_json(self.dir / "environment.json"),
-            "executor": self.executor,
-            "worker_pid": None,
-            "log_path": str(self.log_path),
-            "error": None,
-        }
-        record.update(fields)
-        return record
+        values = dict(
+            run_id=self.spec.run_id,
+            status=status,
+            spec=self.spec,
+            curves=curves_from_events(read_events(self.events_path)),
+            started=iso_time(self.started),
+            finished=iso_time(finished) if finished else None,
+            duration_s=round(finished - self.started, 3) if finished else None,
+            environment=read_json(self.dir / "environment.json"),
+            executor=self.executor,
+            log_path=str(self.log_path),
+        )
+        known = {name for name in Record.__dataclass_fields__ if name != "details"}
+        values.update({key: value for key, value in fields.items() if key in known})
+        return Record(**values, details={key: value for key, value in fields.items() if key not in known})
 
-    def final_record(self, status: str, message: str | None, result: dict | None, **fields) -> dict:
+    def final_record(self, status: str, message: str | None, result: dict | None, **fields) -> Record:
         """The finished run's record: metrics and time when it went well, the log's tail when not."""
         ok = status == "ok"
         return self.record(
@@ -193,7 +200,7 @@ class Batch:
         self.ctrl_c = CtrlCFlag()
         self.plotter = ThreadPoolExecutor(max_workers=1)
 
-    def finished(self, run: RunFolder, record: dict) -> dict:
+    def finished(self, run: RunFolder, record: Record) -> Record:
         self.progress.finished(run.index, record)
         self.plotter.submit(plot_quietly, record, run.dir / "curves.png")
         return record
@@ -239,14 +246,14 @@ def why_stopped(exc: BaseException) -> str:
     return "Ctrl-C" if isinstance(exc, KeyboardInterrupt) else f"an error in the harness ({exc!r})"
 
 
-def plot_quietly(record: dict, path) -> None:
+def plot_quietly(record: Record, path) -> None:
     """A picture of the curves beside the record; a plotting problem must not fail the run."""
     from repro.render.plots import plot_run
 
     try:
         plot_run(record, path)
     except Exception as exc:  # noqa: BLE001
-        print(f"warning: no curve plot for {record['run_id']}: {exc!r}", file=sys.stderr)
+        print(f"warning: no curve plot for {record.run_id}: {exc!r}", file=sys.stderr)
 
 
 def iso_time(timestamp: float) -> str:

@@ -17,7 +17,7 @@ import time
 
 from repro.execute.base import Batch, Executor, RunFolder, worker_environment
 from repro.plan import RunSpec
-from repro.records import read_json, save_record
+from repro.records import Record, read_json, save_record
 from repro.worker.process import forked_fingerprint, forked_main
 
 POLL_SECONDS = 0.2
@@ -54,7 +54,7 @@ class _Worker(RunFolder):
             _signal_group(self.process.pid, signal.SIGKILL)
             self.process.join()
 
-    def finish(self) -> dict:
+    def finish(self) -> Record:
         """Write the final run.json from what the worker left behind."""
         code = self.process.exitcode
         status, message, result = self.outcome()
@@ -119,12 +119,12 @@ class LocalExecutor(Executor):
         self.running: list[_Worker] = []
 
     def run_batch(self, specs: list[RunSpec], jobs: int | None, batch: Batch,
-                  expected_seconds: float | None) -> list[dict]:
+                  expected_seconds: float | None) -> list[Record]:
         jobs = jobs or 1
         gpus = visible_gpus() if any(spec.device != "cpu" for spec in specs) else []
         context = worker_context()
         pending = list(enumerate(specs, start=1))
-        records: dict[int, dict] = {}
+        records: dict[int, Record] = {}
         progress = batch.progress
         while pending or self.running:
             batch.ctrl_c.check()
@@ -145,7 +145,7 @@ class LocalExecutor(Executor):
                     records[worker.index] = batch.finished(worker, worker.finish())
         return [records[i] for i in sorted(records)]
 
-    def stop_unfinished(self, batch: Batch, why: str) -> list[dict]:
+    def stop_unfinished(self, batch: Batch, why: str) -> list[Record]:
         stopped = []
         for worker in self.running:
             if worker.process is None or worker.process.pid is None:

@@ -31,7 +31,7 @@ from repro.errors import SlurmError
 from repro.execute.base import Batch, Executor, RunFolder, iso_time
 from repro.paths import home
 from repro.plan import RunSpec
-from repro.records import save_record
+from repro.records import Record, save_record
 
 POLL_SECONDS = 2.0
 RESULT_GRACE_SECONDS = 10.0  # a task that wrote its result is done, even if sacct lags behind
@@ -90,7 +90,7 @@ class _ArrayTask(RunFolder):
     def has_result_file(self) -> bool:
         return self.job.paths.result_pickle.exists()
 
-    def finish(self, time_limit_min: int) -> dict:
+    def finish(self, time_limit_min: int) -> Record:
         status, message, result = self.outcome()
         state = self.state
         if self.stop_reason is not None:
@@ -187,7 +187,7 @@ class SlurmExecutor(Executor):
         return self.options.cpus_per_run  # a run's torch threads are the cores Slurm gives it
 
     def run_batch(self, specs: list[RunSpec], jobs: int | None, batch: Batch,
-                  expected_seconds: float | None) -> list[dict]:
+                  expected_seconds: float | None) -> list[Record]:
         """Submit every spec as one job array, then poll sacct until every task has ended."""
         import submitit
 
@@ -222,9 +222,9 @@ class SlurmExecutor(Executor):
         batch.progress.note(f"submitted {len(tasks)} run(s) to Slurm as job {self.array_id}; Slurm's logs in {folder}")
         return self._wait(tasks, batch)
 
-    def _wait(self, tasks: list[_ArrayTask], batch: Batch) -> list[dict]:
+    def _wait(self, tasks: list[_ArrayTask], batch: Batch) -> list[Record]:
         progress, waiting = batch.progress, self.waiting
-        records: dict[int, dict] = {}
+        records: dict[int, Record] = {}
         while waiting:
             batch.ctrl_c.check()
             states = array_states(self.array_id, [task.job_id for task in waiting])
@@ -254,7 +254,7 @@ class SlurmExecutor(Executor):
                 batch.ctrl_c.sleep(POLL_SECONDS)
         return [records[i] for i in sorted(records)]
 
-    def stop_unfinished(self, batch: Batch, why: str) -> list[dict]:
+    def stop_unfinished(self, batch: Batch, why: str) -> list[Record]:
         if self.array_id is None:
             return []  # nothing was submitted
         _scancel(self.array_id)

@@ -26,13 +26,13 @@ import math
 from typing import Any
 
 from repro.compare import compare_claims
-from repro.records import judging_batch
+from repro.records import Record, judging_batch
 from repro.catalog.manifest import Claim, Paper
 
 SIGNIFICANT_DIGITS = 4
 
 
-def model_index(paper: Paper, records: list[dict]) -> dict:
+def model_index(paper: Paper, records: list[Record]) -> dict:
     """{"model-index": [...]}: one entry per (implementation, claim setting) with ok runs.
 
     For each implementation and setting the runs come from one batch (one `repro run`), chosen
@@ -41,12 +41,12 @@ def model_index(paper: Paper, records: list[dict]) -> dict:
     implementation keeps a setting whose newest batch ran only other claims (`--claims`).
     Claims without ok runs are left out, and so are entries left without any claim.
     """
-    records = [r for r in records if _spec(r).get("paper") == paper.id and r.get("status") == "ok"]
+    records = [r for r in records if r.spec.paper == paper.id and r.status == "ok"]
     entries = []
     for impl in _implementations(paper, records):
-        ours = [r for r in records if _spec(r).get("impl") == impl]
+        ours = [r for r in records if r.impl == impl]
         for setting_label, claims in _claims_by_setting(paper).items():
-            batch = judging_batch(paper, [r for r in ours if _spec(r).get("setting_label") == setting_label])
+            batch = judging_batch(paper, [r for r in ours if r.setting == setting_label])
             if not batch:
                 continue
             results = _results(paper, claims, batch)
@@ -75,14 +75,9 @@ def to_yaml(data: dict) -> str:
 # ----------------------------------------------------------------------- helpers
 
 
-def _spec(record: dict) -> dict:
-    spec = record.get("spec")
-    return spec if isinstance(spec, dict) else {}
-
-
-def _implementations(paper: Paper, records: list[dict]) -> list[str]:
+def _implementations(paper: Paper, records: list[Record]) -> list[str]:
     """The implementations with runs: the paper's own folder order first, then the others by name."""
-    found = {_spec(r).get("impl") for r in records} - {None}
+    found = {r.impl for r in records} - {None}
     known = [name for name in paper.implementations() if name in found]
     return known + sorted(found - set(known))
 
@@ -94,9 +89,9 @@ def _claims_by_setting(paper: Paper) -> dict[str, list[Claim]]:
     return grouped
 
 
-def _results(paper: Paper, claims: list[Claim], batch: list[dict]) -> list[dict]:
+def _results(paper: Paper, claims: list[Claim], batch: list[Record]) -> list[dict]:
     """One result per (task, dataset), as huggingface_hub groups them, with a metric per claim."""
-    spec = _spec(batch[0])
+    spec = batch[0].spec
     results: dict[str, dict] = {}
     for claim, outcome in zip(claims, compare_claims(claims, batch)):
         if outcome.stats is None:
@@ -117,10 +112,10 @@ def _results(paper: Paper, claims: list[Claim], batch: list[dict]) -> list[dict]
     return [{k: result[k] for k in ("task", "dataset", "metrics", "source") if k in result} for result in results.values()]
 
 
-def _metric_name(claim: Claim, n: int, spec: dict) -> str:
+def _metric_name(claim: Claim, n: int, spec) -> str:
     """'cnn_test_acc (reported 94; mean of 3 seeds, full profile)', plus any --set overrides."""
-    how = f"mean of {n} seed{'s' if n != 1 else ''}, {spec.get('profile', '?')} profile"
-    overrides = spec.get("overrides") or {}
+    how = f"mean of {n} seed{'s' if n != 1 else ''}, {spec.profile} profile"
+    overrides = spec.overrides or {}
     if overrides:
         how += ", " + " ".join(f"--set {k}={v}" for k, v in overrides.items())
     return f"{claim.id} (reported {claim.reported:g}; {how})"

@@ -20,7 +20,7 @@ from repro import __version__
 from repro.compare import ClaimResult, compare_claims
 from repro.errors import ManifestError
 from repro.catalog import Claim, Paper, load_paper, paper_ids as catalog_ids
-from repro.records import batch_started, judging_batch, list_records
+from repro.records import Record, batch_started, judging_batch, list_records
 from repro.render.text import delta_text, measured_text, verdict_notes
 
 
@@ -75,12 +75,12 @@ class Batch:
     batch_id: str
     profile: str
     started: str  # the latest start among its runs
-    records: list[dict]
+    records: list[Record]
     claims: list[Claim]  # the claims whose setting the batch ran
     results: list[ClaimResult]
 
 
-def latest_batches(paper: Paper, records: list[dict]) -> dict[str, Batch]:
+def latest_batches(paper: Paper, records: list[Record]) -> dict[str, Batch]:
     """The batch each implementation is judged by (records.judging_batch), with its verdicts.
 
     The claims a batch covered are those whose setting it ran (records do not keep the
@@ -88,18 +88,18 @@ def latest_batches(paper: Paper, records: list[dict]) -> dict[str, Batch]:
     """
     by_impl: dict[str, list[dict]] = {}
     for record in records:
-        by_impl.setdefault(record["spec"]["impl"], []).append(record)
+        by_impl.setdefault(record.impl, []).append(record)
     batches = {}
     for impl, own in by_impl.items():
         runs = judging_batch(paper, own)
         if not runs:
             continue
-        labels = {r["spec"]["setting_label"] for r in runs}
+        labels = {r.setting for r in runs}
         claims = [claim for claim in paper.claims if claim.setting_label in labels]
         batches[impl] = Batch(
             impl=impl,
-            batch_id=runs[0]["spec"]["batch_id"],
-            profile=runs[0]["spec"]["profile"],
+            batch_id=runs[0].spec.batch_id,
+            profile=runs[0].spec.profile,
             started=batch_started(runs),
             records=runs,
             claims=claims,
@@ -121,9 +121,9 @@ def write_report(paper_ids: list[str] | None, out_dir: Path) -> Path:
     explicit = paper_ids is not None
     ids = list(paper_ids) if explicit else catalog_ids()
 
-    records_by_paper: dict[str, list[dict]] = {}
+    records_by_paper: dict[str, list[Record]] = {}
     for record in list_records():  # read once, not once per paper
-        records_by_paper.setdefault(record["spec"]["paper"], []).append(record)
+        records_by_paper.setdefault(record.spec.paper, []).append(record)
 
     papers: list[tuple[str, Paper | None, str | None, dict[str, Batch]]] = []  # id, paper, error, batches
     for paper_id in ids:
@@ -199,10 +199,10 @@ def _verdict_span(verdict: str, claim_id: str | None = None) -> str:
     return f'<span class="verdict {VERDICT_CLASSES[verdict]}"{attr}>{_e(label)}</span>'
 
 
-def _run_counts(records: list[dict]) -> str:
+def _run_counts(records: list[Record]) -> str:
     counts: dict[str, int] = {}
     for record in records:
-        counts[record["status"]] = counts.get(record["status"], 0) + 1
+        counts[record.status] = counts.get(record.status, 0) + 1
     return ", ".join(f"{n} {status}" for status, n in counts.items())
 
 
@@ -253,7 +253,7 @@ def _paper_section(paper: Paper, batches: dict[str, Batch], out_dir: Path, plot_
     parts.append("<h3>Claims against the runs</h3>")
     parts.append('<div class="plots">')
     for claim in paper.claims:
-        runs = {impl: [r for r in b.records if r["spec"]["setting_label"] == claim.setting_label]
+        runs = {impl: [r for r in b.records if r.setting == claim.setting_label]
                 for impl, b in batches.items()}
         runs = {impl: records for impl, records in runs.items() if records}
         caption = (f"{claim.id}: {claim.description or claim.metric} — reported {claim.reported:g} "
@@ -274,7 +274,7 @@ def _paper_section(paper: Paper, batches: dict[str, Batch], out_dir: Path, plot_
 
 
 def _batch_table(paper: Paper, batch: Batch) -> str:
-    overrides = batch.records[0]["spec"].get("overrides") or {}
+    overrides = batch.records[0].spec.overrides or {}
     changed = "".join(f", --set {key}={value}" for key, value in overrides.items())
     parts = [
         f'<h3>Implementation {_e(batch.impl)} — profile {_e(batch.profile)}{_e(changed)}</h3>',
@@ -301,9 +301,9 @@ def _batch_table(paper: Paper, batch: Batch) -> str:
         notes.append(f"this batch did not run {', '.join(missing)}; older batches may have "
                      f"(`repro runs {paper.id}` lists them).")
     for record in batch.records:
-        if record["status"] != "ok":
-            spec = record["spec"]
-            notes.append(f"run {record['run_id']} ({spec['setting_label']}, seed {spec['seed']}) {record['status']}: "
-                         f"{record.get('error')}; full log: {record.get('log_path')}")
+        if record.status != "ok":
+            spec = record.spec
+            notes.append(f"run {record.run_id} ({spec.setting_label}, seed {spec.seed}) {record.status}: "
+                         f"{record.error}; full log: {record.log_path}")
     parts += [f'<p class="note">note: {_e(note)}</p>' for note in notes]
     return "\n".join(parts)

@@ -13,6 +13,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from repro.records import Record
+
 # Fixed colours for the two implementations every paper may have; students get the rest in
 # name order, so one implementation keeps its colour across the claims of a report.
 IMPL_COLOURS = {"reference": "tab:purple", "reimpl": "tab:blue"}
@@ -71,15 +73,15 @@ def impl_colours(impls: list[str]) -> dict[str, str]:
     return {name: IMPL_COLOURS.get(name) or colours[name] for name in impls}
 
 
-def plot_run(record: dict, path: Path) -> Path | None:
+def plot_run(record: Record, path: Path) -> Path | None:
     """The learning curves of one run record as a PNG: one row per metric, step on x.
 
     Returns the path written, or None (and writes nothing) when the record has no curves.
     """
-    curves = {name: curve for name, curve in (record.get("curves") or {}).items() if curve}
+    curves = {name: curve for name, curve in (record.curves or {}).items() if curve}
     if not curves:
         return None
-    spec = record["spec"]
+    spec = record.spec
     figure = _new_figure(6, 2.5 * len(curves) + 0.4)
     axes = figure.subplots(len(curves), 1, sharex=True, squeeze=False)[:, 0]
     for ax, (name, curve) in zip(axes, curves.items()):
@@ -90,7 +92,7 @@ def plot_run(record: dict, path: Path) -> Path | None:
     axes[-1].set_xlabel("step")
     axes[-1].xaxis.set_major_locator(_integer_ticks())
     figure.suptitle(
-        f"{record['run_id']}\n{spec['setting_label']}, seed {spec['seed']}, {record['status']}", fontsize=9
+        f"{record.run_id}\n{spec.setting_label}, seed {spec.seed}, {record.status}", fontsize=9
     )
     return _save(figure, path)
 
@@ -113,20 +115,20 @@ def plot_claim(claim, runs_by_impl: dict[str, list[dict]], path: Path) -> Path:
 
     plotted = 0
     for impl, records in runs_by_impl.items():
-        runs = [r for r in records if r["spec"]["setting_label"] == claim.setting_label]
+        runs = [r for r in records if r.setting == claim.setting_label]
         for record in runs:
-            curve = (record.get("curves") or {}).get(claim.metric) or []
+            curve = (record.curves or {}).get(claim.metric) or []
             steps, values = _points(curve)
             if steps:
                 ax.plot(steps, values, color=colours[impl], linewidth=1.1, alpha=0.75)
-            final = record.get("metrics", {}).get(claim.metric)
+            final = record.metrics.get(claim.metric)
             if isinstance(final, (int, float)) and math.isfinite(final):
-                last_steps = [curve[-1][0] for curve in (record.get("curves") or {}).values() if curve]
+                last_steps = [curve[-1][0] for curve in (record.curves or {}).values() if curve]
                 ax.plot([steps[-1] if steps else max(last_steps, default=0)], [final], color=colours[impl],
                         marker="o", markersize=5, linestyle="none")
         if runs:
             plotted += 1
-            ok = sum(r["status"] == "ok" for r in runs)
+            ok = sum(r.status == "ok" for r in runs)
             ax.plot([], [], color=colours[impl], marker="o", markersize=5, label=f"{impl} ({ok}/{len(runs)} runs ok)")
     if not plotted:
         ax.text(0.5, 0.5, "no runs of this setting", transform=ax.transAxes, ha="center", va="center", color="gray")

@@ -79,13 +79,13 @@ class Progress:
             latest = "  ".join(f"{name} {value:.4g}" for name, value in event["metrics"].items())
             self._bar.update(task, completed=event["step"], latest=latest)
 
-    def finished(self, index: int, record: dict) -> None:
+    def finished(self, index: int, record) -> None:  # a repro.records.Record
         label = self._labels.get(index, f"run {index}/{self.total_runs}")
-        if record["status"] == "ok":
-            metrics = "  ".join(f"{name} {value:.4g}" for name, value in record["metrics"].items())
-            line = f"{label} done in {record['duration_s']:.1f} s: {metrics}"
+        if record.status == "ok":
+            metrics = "  ".join(f"{name} {value:.4g}" for name, value in record.metrics.items())
+            line = f"{label} done in {record.duration_s:.1f} s: {metrics}"
         else:
-            line = f"{label} {record['status']}: {record['error']}  full log: {record['log_path']}"
+            line = f"{label} {record.status}: {record.error}  full log: {record.log_path}"
         if self.live:
             self._bar.remove_task(self._tasks.pop(index))
             self._bar.console.print(line, highlight=False, markup=False)

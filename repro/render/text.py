@@ -13,6 +13,7 @@ from repro.noise import K_SPREADS
 from repro.worker.numerics import describe as describe_numerics
 from repro.catalog.papers import needs_reference_code
 from repro.plan import RunSpec
+from repro.records import Record
 
 
 def to_json(data: Any) -> str:
@@ -202,12 +203,12 @@ def verdict_table(outcome) -> str:
         ),
     ]
     lines += [f"note: {note}" for note in verdict_notes(paper, outcome.profile, overrides, outcome.claims)]
-    failed = [r for r in outcome.records if r["status"] != "ok"]
+    failed = [r for r in outcome.records if r.status != "ok"]
     for record in failed:
-        spec = record["spec"]
+        spec = record.spec
         lines.append(
-            f"run {record['run_id']} ({spec['setting_label']}, seed {spec['seed']}) {record['status']}: "
-            f"{record['error']}\n  full log: {record['log_path']}"
+            f"run {record.run_id} ({spec.setting_label}, seed {spec.seed}) {record.status}: "
+            f"{record.error}\n  full log: {record.log_path}"
         )
     return "\n".join(lines)
 
@@ -228,77 +229,77 @@ def outcome_json(outcome) -> dict:
 # -------------------------------------------------------------------------- runs
 
 
-def _run_summary(record: dict) -> dict:
-    spec = record["spec"]
+def _run_summary(record: Record) -> dict:
+    spec = record.spec
     return {
-        "run_id": record["run_id"],
-        "paper": spec["paper"],
-        "impl": spec["impl"],
-        "profile": spec["profile"],
-        "setting": spec["setting_label"],
-        "seed": spec["seed"],
-        "status": record["status"],
-        "metrics": record["metrics"],
-        "duration_s": record["duration_s"],
-        "started": record["started"],
-        "error": record["error"],
-        "log_path": record["log_path"],
-        "executor": record.get("executor", "local"),
-        "slurm": record.get("slurm"),
+        "run_id": record.run_id,
+        "paper": spec.paper,
+        "impl": spec.impl,
+        "profile": spec.profile,
+        "setting": spec.setting_label,
+        "seed": spec.seed,
+        "status": record.status,
+        "metrics": record.metrics,
+        "duration_s": record.duration_s,
+        "started": record.started,
+        "error": record.error,
+        "log_path": record.log_path,
+        "executor": record.executor,
+        "slurm": record.slurm,
     }
 
 
-def runs_table(records: list[dict]) -> str:
+def runs_table(records: list[Record]) -> str:
     if not records:
         return "no recorded runs"
     rows = [
         [
-            r["run_id"],
-            r["spec"]["impl"],
-            r["spec"]["profile"],
-            r["spec"]["setting_label"],
-            r["spec"]["seed"],
-            r["status"],
-            (r.get("slurm") or {}).get("job_id", "-"),
-            "  ".join(f"{k}={v:.4g}" for k, v in r["metrics"].items()) or (r.get("error") or "")[:40],
-            f"{r['duration_s']:.1f}" if r.get("duration_s") is not None else "-",
+            r.run_id,
+            r.impl,
+            r.spec.profile,
+            r.setting,
+            r.seed,
+            r.status,
+            (r.slurm or {}).get("job_id", "-"),
+            "  ".join(f"{k}={v:.4g}" for k, v in r.metrics.items()) or (r.error or "")[:40],
+            f"{r.duration_s:.1f}" if r.duration_s is not None else "-",
         ]
         for r in records
     ]
     return tabulate(rows, headers=["run", "impl", "profile", "setting", "seed", "status", "slurm job", "metrics", "seconds"])
 
 
-def runs_json(records: list[dict]) -> list[dict]:
+def runs_json(records: list[Record]) -> list[dict]:
     return [_run_summary(r) for r in records]
 
 
-def record_text(record: dict) -> str:
-    spec, env = record["spec"], record.get("environment") or {}
+def record_text(record: Record) -> str:
+    spec, env = record.spec, record.environment or {}
     lines = [
-        f"run {record['run_id']}",
-        f"  status:   {record['status']}" + (f" — {record['error']}" if record.get("error") else ""),
-        f"  paper:    {spec['paper']}  impl: {spec['impl']} ({spec['impl_path']})",
-        f"  profile:  {spec['profile']}  setting: {spec['setting_label']}  seed: {spec['seed']}",
-        "  config:   " + ", ".join(f"{k}={v}" for k, v in spec["config"].items()),
-        f"  started:  {record['started']}  duration: {record.get('duration_s')} s"
-        + (f" (in run(): {record['train_s']} s)" if record.get("train_s") is not None else ""),
-        "  metrics:  " + (", ".join(f"{k}={v:.6g}" for k, v in record["metrics"].items()) or "-"),
-        "  curves:   " + (", ".join(f"{k} ({len(v)} points)" for k, v in record.get("curves", {}).items()) or "-"),
+        f"run {record.run_id}",
+        f"  status:   {record.status}" + (f" — {record.error}" if record.error else ""),
+        f"  paper:    {spec.paper}  impl: {spec.impl} ({spec.impl_path})",
+        f"  profile:  {spec.profile}  setting: {spec.setting_label}  seed: {spec.seed}",
+        "  config:   " + ", ".join(f"{k}={v}" for k, v in spec.config.items()),
+        f"  started:  {record.started}  duration: {record.duration_s} s"
+        + (f" (in run(): {record.train_s} s)" if record.train_s is not None else ""),
+        "  metrics:  " + (", ".join(f"{k}={v:.6g}" for k, v in record.metrics.items()) or "-"),
+        "  curves:   " + (", ".join(f"{k} ({len(v)} points)" for k, v in record.curves.items()) or "-"),
         f"  device:   {env.get('device', '?')}  threads: {env.get('torch_threads', '?')}",
         f"  env:      python {env.get('python', '?')}, torch {env.get('torch', '?')}, "
         f"cuda {env.get('cuda')}, gpus {env.get('gpus') or '-'}, cpu {env.get('cpu', '?')}",
         f"  numerics: {describe_numerics(env.get('numerics'))} (fingerprint {env.get('numerics_id') or '-'})",
         f"  repro:    {env.get('repro', '?')} git {((env.get('repro_git') or {}).get('sha') or '?')[:12]}"
         + (" (dirty)" if (env.get("repro_git") or {}).get("dirty") else ""),
-        f"  reference commit: {spec['reference_commit']}",
-        f"  log:      {record['log_path']}",
+        f"  reference commit: {spec.reference_commit}",
+        f"  log:      {record.log_path}",
     ]
-    if record.get("slurm"):
-        slurm = record["slurm"]
-        lines.append(f"  slurm:    job {slurm['job_id']}, {slurm['state']}, queued {record.get('queued_s')} s; "
+    if record.slurm:
+        slurm = record.slurm
+        lines.append(f"  slurm:    job {slurm['job_id']}, {slurm['state']}, queued {record.details.get('queued_s')} s; "
                      f"Slurm's log: {slurm['log']}")
-    if record.get("log_tail"):
-        lines += ["  log tail:", *("    " + line for line in record["log_tail"].splitlines())]
+    if record.log_tail:
+        lines += ["  log tail:", *("    " + line for line in record.log_tail.splitlines())]
     return "\n".join(lines)
 
 
@@ -413,14 +414,14 @@ def noise_text(noise) -> str:
         f"(`--profile {protocol}` measures that one).",
     ]
     for record in noise.failed:
-        lines.append(f"run {record['run_id']} {record['status']}: {record['error']}\n  full log: {record['log_path']}")
+        lines.append(f"run {record.run_id} {record.status}: {record.error}\n  full log: {record.log_path}")
     return "\n".join(lines)
 
 
 def noise_json(noise) -> dict:
     return {"paper": noise.paper.id, "impl": noise.impl, "profile": noise.profile, "seeds": noise.seeds,
             "environments": noise.perturbations, "metrics": [m.to_dict() for m in noise.metrics],
-            "failed_runs": [r["run_id"] for r in noise.failed]}
+            "failed_runs": [r.run_id for r in noise.failed]}
 
 
 # ---------------------------------------------------------------------- checks

@@ -239,6 +239,6 @@ def test_library_api_reproduce(tiny_papers, repro_home):
 
     outcome = reproduce(load_paper("tiny"), profile="full", seeds=[3], overrides={"steps": 2}, jobs=2)
     assert outcome.exit_code == 0
-    assert [(r["spec"]["seed"], r["spec"]["config"]["steps"], r["status"]) for r in outcome.records] == [(3, 2, "ok")] * 2
+    assert [(r.seed, r.spec.config["steps"], r.status) for r in outcome.records] == [(3, 2, "ok")] * 2
     assert [c.verdict for c in outcome.claims] == ["REPRODUCED", "REPRODUCED"]
     assert outcome.claims[0].values == [1.03]

@@ -8,6 +8,7 @@ The runs are made once for the module (three `repro run`s, ~8 s): a full-profile
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
 import json
 
 import pytest
@@ -49,7 +50,8 @@ def tiny_runs(tmp_path_factory) -> dict:
 
 
 def by_id(tiny_runs: dict, run_id: str) -> dict:
-    return next(r for r in tiny_runs["records"] if r["run_id"] == run_id)
+    """The record as its run.json holds it (a dict, which diff_runs compares)."""
+    return next(r for r in tiny_runs["records"] if r.run_id == run_id).to_dict()
 
 
 # ------------------------------------------------------------------------ diff
@@ -57,8 +59,8 @@ def by_id(tiny_runs: dict, run_id: str) -> dict:
 
 def test_diff_of_two_runs_shows_seed_override_config_and_metric_deltas(tiny_runs):
     full, override, _ = tiny_runs["batches"]
-    a = load_record(full[0])  # claim a, seed 0, steps 5
-    b = load_record(override[0][:-3])  # a unique prefix is enough: claim a, seed 1, --set steps=4
+    a = load_record(full[0]).to_dict()  # claim a, seed 0, steps 5
+    b = load_record(override[0][:-3]).to_dict()  # a unique prefix is enough: claim a, seed 1, --set steps=4
 
     d = diff_runs(a, b)
     assert d.differences() == {
@@ -216,16 +218,16 @@ def test_model_index_choices_and_left_out_claims(tiny_runs):
     paper, records = tiny_runs["paper"], tiny_runs["records"]
     full, override, quick = tiny_runs["batches"]
 
-    only_override = [r for r in records if r["run_id"] in override]
+    only_override = [r for r in records if r.run_id in override]
     (entry,) = model_index(paper, only_override)["model-index"]  # claim b has no runs: left out
     (metric,) = entry["results"][0]["metrics"]
     assert entry["name"] == "tiny/a (reimpl)" and metric["value"] == 1.01
     assert metric["name"] == "a_score (reported 1; mean of 1 seed, full profile, --set steps=4)"
 
-    without_full = [r for r in records if r["run_id"] not in full]  # the protocol without --set beats quick
+    without_full = [r for r in records if r.run_id not in full]  # the protocol without --set beats quick
     assert [e["results"][0]["metrics"][0]["value"] for e in model_index(paper, without_full)["model-index"]] == [1.01, 2.0]
 
-    crashed = [{**r, "status": "crashed"} if r["run_id"] in full else r for r in records if r["run_id"] not in override]
+    crashed = [replace(r, status="crashed") if r.run_id in full else r for r in records if r.run_id not in override]
     names = [e["results"][0]["metrics"][0]["name"] for e in model_index(paper, crashed)["model-index"]]
     assert names == ["a_score (reported 1; mean of 1 seed, quick profile)", "b_score (reported 2; mean of 1 seed, quick profile)"]
 

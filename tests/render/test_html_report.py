@@ -19,6 +19,7 @@ import pytest
 from conftest import TINY_MANIFEST, run_repro
 from repro.render.html import latest_batches, write_report
 from repro.catalog import load_paper
+from repro.records import Record
 from repro.render.plots import plot_run
 
 PNG_MAGIC = b"\x89PNG"
@@ -135,22 +136,23 @@ def test_report_shows_each_implementations_verdicts_and_plots(tiny_papers, repro
     links = re.findall(r'(?:src|href)="([^"]*)"', page)
     assert links and not [link for link in links if "://" in link or link.startswith("//")]  # all local
 
-    record = json.loads(next((repro_home / "runs").glob("*-alice-*/run.json")).read_text())
+    record = Record.from_dict(json.loads(next((repro_home / "runs").glob("*-alice-*/run.json")).read_text()))
     assert plot_run(record, tmp_path / "run.png") == tmp_path / "run.png"
     assert (tmp_path / "run.png").read_bytes().startswith(PNG_MAGIC)
 
 
 def test_plot_run_without_curves_writes_nothing(tmp_path):
-    record = {"run_id": "r1", "status": "crashed", "spec": {"setting_label": "default", "seed": 0}, "curves": {}}
+    record = Record.from_dict({"run_id": "r1", "status": "crashed", "spec": {"setting_label": "default", "seed": 0},
+                                "curves": {}})
     assert plot_run(record, tmp_path / "curves.png") is None
     assert not (tmp_path / "curves.png").exists()
 
 
-def _record(batch: str, profile: str, started: str, impl: str = "reimpl", score: float = 1.0) -> dict:
+def _record(batch: str, profile: str, started: str, impl: str = "reimpl", score: float = 1.0) -> Record:
     spec = {"paper": "tiny", "impl": impl, "profile": profile, "batch_id": batch, "setting_label": "variant=a",
             "seed": 0, "overrides": {}}
-    return {"run_id": f"{batch}-run", "status": "ok", "spec": spec, "metrics": {"score": score}, "curves": {},
-            "started": started}
+    return Record.from_dict({"run_id": f"{batch}-run", "status": "ok", "spec": spec, "metrics": {"score": score},
+                             "curves": {}, "started": started})
 
 
 def test_latest_batch_prefers_the_full_profile(tiny_papers):

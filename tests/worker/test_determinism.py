@@ -19,8 +19,8 @@ def test_two_quick_runs_give_identical_metrics_and_curves(tmp_path, monkeypatch)
                   claim_ids=["logistic_test_acc", "mlp_test_acc", "cnn_test_acc"])
         for _ in range(2)
     ]
-    first, second = ([(r["spec"]["setting_label"], r["metrics"], r["curves"]) for r in o.records] for o in runs)
+    first, second = ([(r.setting, r.metrics, r.curves) for r in o.records] for o in runs)
     assert first == second  # floats compared exactly: same bits, not merely close
     assert len(first) == 3 and all(metrics for _, metrics, _ in first)
-    fingerprints = {r["environment"]["numerics_id"] for o in runs for r in o.records}
+    fingerprints = {r.numerics_id for o in runs for r in o.records}
     assert len(fingerprints) == 1 and None not in fingerprints  # the same machine: the same fingerprint
