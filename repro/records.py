@@ -83,18 +83,18 @@ class Record:
         return (self.environment or {}).get("numerics_id")
 
     def to_dict(self) -> dict:
-        data = {name: getattr(self, name) for name in _RECORD_FIELDS}
+        data = {name: getattr(self, name) for name in RECORD_FIELDS}
         data["spec"] = self.spec.to_dict()
         return {**data, **self.details}
 
     @classmethod
     def from_dict(cls, data: dict) -> Record:
-        known = {name: data[name] for name in _RECORD_FIELDS if name in data}
+        known = {name: data[name] for name in RECORD_FIELDS if name in data}
         known["spec"] = RunSpec.from_dict(data.get("spec") or {})
-        return cls(**known, details={k: v for k, v in data.items() if k not in _RECORD_FIELDS})
+        return cls(**known, details={k: v for k, v in data.items() if k not in RECORD_FIELDS})
 
 
-_RECORD_FIELDS = ("run_id", "status", "spec", "metrics", "curves", "started", "finished", "duration_s", "train_s",
+RECORD_FIELDS = ("run_id", "status", "spec", "metrics", "curves", "started", "finished", "duration_s", "train_s",
                   "environment", "executor", "worker_pid", "log_path", "error")
 
 

@@ -58,7 +58,8 @@ class Settings(BaseModel):
         """These settings with the command line's values (those not None) on top.
 
         Keys are the CLI's: executor and jobs, and each executor's flags (Options fields:
-        partition, gpus_per_run, cpus_per_run, mem, time for Slurm).
+        partition, gpus_per_run, cpus_per_run, mem, time for Slurm); any other is not a setting
+        and is left alone (so a command can pass all it parsed).
         """
         given = {key: value for key, value in command_line.items() if value is not None}
         run = {key: given.pop(key) for key in ("executor", "jobs") if key in given}

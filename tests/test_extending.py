@@ -26,9 +26,10 @@ class InlineOptions(BaseModel):
 
 
 class InlineExecutor(LocalExecutor):
-    """one run at a time, labelled"""
+    """The local workers, one at a time, labelled."""
 
     name = "inline"
+    summary = "one run at a time, labelled"
     Options = InlineOptions
 
     @classmethod

@@ -33,7 +33,7 @@ def add_arguments(p) -> None:
     executors = executor_classes()  # each a file in repro/execute/
     p.add_argument("--executor", choices=list(executors),
                    help="where the runs go (default local, or [run] executor in repro.toml): " + "; ".join(
-                       f"{name}: {cls.summary()}" for name, cls in executors.items()))
+                       f"{name}: {cls.summary}" for name, cls in executors.items()))
     p.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
     p.add_argument("--dry-run", action="store_true", help="print the plan and run nothing")
     p.add_argument("--data-dir", type=Path, metavar="DIR",
@@ -51,8 +51,7 @@ def handle(args) -> int:
     from repro.settings import load_settings
 
     paper = load_paper(args.paper)
-    flags = {key: value for key, value in vars(args).items() if key not in RUN_OPTIONS}
-    settings = load_settings().overridden(executor=args.executor, jobs=args.jobs, **flags)
+    settings = load_settings().overridden(**vars(args))  # executor, jobs and each executor's flags
     options = dict(
         impl=args.impl,
         profile=args.profile,
@@ -72,8 +71,3 @@ def handle(args) -> int:
                         executor_options=settings.options(), **options)
     print(render.to_json(render.outcome_json(outcome)) if args.json else render.verdict_table(outcome))
     return outcome.exit_code
-
-
-# the run's own options; every other parsed value is an executor's flag (settings.overridden)
-RUN_OPTIONS = {"command", "paper", "impl", "profile", "seeds", "overrides", "claims", "device", "jobs", "timeout",
-               "executor", "json", "dry_run", "data_dir"}

@@ -6,6 +6,7 @@ folder that defines one subclass of Executor and names it EXECUTOR (local.py, sl
 
     class Executor:
         name                    "local", "slurm": --executor's value and its table in repro.toml
+        summary                 one line for `repro run --help`
         Options                 a pydantic model of its settings ([slurm] in repro.toml), or None
         add_arguments(group)    its command-line flags under `repro run` (values go to Options)
         threads_per_run()       torch threads it gives each run (None: the plan shares the cores)
@@ -35,6 +36,7 @@ from repro.paths import runs_dir
 from repro.plan import RunSpec
 from repro.records import (
     ACTIVE_STATUSES,
+    RECORD_FIELDS,
     Record,
     curves_from_events,
     log_tail,
@@ -50,15 +52,11 @@ class Executor(ABC):
     """One way of running a batch of runs. Subclasses: local.LocalExecutor, slurm.SlurmExecutor."""
 
     name: ClassVar[str]
+    summary: ClassVar[str]  # one line for `repro run --help`
     Options: ClassVar[type | None] = None  # a pydantic model of its settings, if it has any
 
     def __init__(self, options=None):
         self.options = options if options is not None or self.Options is None else self.Options()
-
-    @classmethod
-    def summary(cls) -> str:
-        """One line for `repro run --help`: the first line of the class's docstring."""
-        return (cls.__doc__ or cls.name).strip().splitlines()[0].rstrip(".")
 
     @classmethod
     def add_arguments(cls, group) -> None:
@@ -158,9 +156,8 @@ class RunFolder:
             executor=self.executor,
             log_path=str(self.log_path),
         )
-        known = {name for name in Record.__dataclass_fields__ if name != "details"}
-        values.update({key: value for key, value in fields.items() if key in known})
-        return Record(**values, details={key: value for key, value in fields.items() if key not in known})
+        values.update({key: value for key, value in fields.items() if key in RECORD_FIELDS})
+        return Record(**values, details={key: value for key, value in fields.items() if key not in RECORD_FIELDS})
 
     def final_record(self, status: str, message: str | None, result: dict | None, **fields) -> Record:
         """The finished run's record: metrics and time when it went well, the log's tail when not."""

@@ -106,13 +106,14 @@ def worker_context():
 
 
 class LocalExecutor(Executor):
-    """worker processes on this machine, --jobs at once (default 1).
+    """Worker processes on this machine, at most `jobs` at once (default 1).
 
     Where several GPUs are visible, each worker sees one (CUDA_VISIBLE_DEVICES), the least
     busy. A run past its --timeout gets SIGTERM, then SIGKILL after GRACE_SECONDS.
     """
 
     name = "local"
+    summary = "worker processes on this machine, --jobs at once (default 1)"
 
     def __init__(self, options=None):
         super().__init__(options)

@@ -156,13 +156,14 @@ class SlurmOptions(BaseModel):
 
 
 class SlurmExecutor(Executor):
-    """one Slurm job array through submitit, a task per run (states from sacct).
+    """Every run a task of one Slurm job array, submitted through submitit; states from sacct.
 
     `jobs` caps how many tasks run at once (Slurm's %N); by default Slurm runs as many as fit.
     Ctrl-C cancels the array (scancel) and records the unfinished runs as interrupted.
     """
 
     name = "slurm"
+    summary = "one Slurm job array through submitit, a task per run (states from sacct)"
     Options = SlurmOptions
     options: SlurmOptions
 
