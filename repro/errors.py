@@ -15,6 +15,8 @@ escapes is a bug in repro and keeps its traceback.
     ├── RunFailed (3)                   a run crashed, was killed or timed out; names its log file
     │   └── ScriptFailed (3)            (in a worker) the authors' script failed or ran past its timeout
     ├── FetchError (3)                  the reference code could not be fetched
+    │   ├── CheckoutChanged (3)         a cached checkout is no longer the pinned commit as fetched
+    │   └── RequirementsError (3)       the authors' requirements could not be installed
     ├── DataError (3)                   a data file could not be had: every mirror failed or served wrong bytes
     │   └── UnsafeArchive (3)           an archive member would land outside its folder
     └── Interrupted (130)               Ctrl-C: the unfinished runs were stopped and recorded as interrupted
@@ -76,6 +78,15 @@ class FetchError(ReproError):
     """The reference code could not be fetched (network, mirror, missing commit)."""
 
     exit_code = 3
+
+
+class CheckoutChanged(FetchError):
+    """A cached checkout's HEAD moved or its files changed after it was fetched and verified:
+    it is refused (runs would name the pinned commit without running it)."""
+
+
+class RequirementsError(FetchError):
+    """The paper's environment for the authors' requirements could not be built (pip failed)."""
 
 
 class DataError(ReproError):

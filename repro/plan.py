@@ -36,6 +36,7 @@ class RunSpec:
     reference_commit: str
     overrides: dict[str, ConfigValue] = field(default_factory=dict)
     source_dir: str | None = None  # the authors' checkout, for the reference adapter
+    reference_env: str | None = None  # the environment of the authors' requirements, where the harness lacks some
     data: dict[str, str] = field(default_factory=dict)  # fetched data files, by name
     env: dict[str, str] = field(default_factory=dict)  # numerics variables for the worker (repro noise)
 

@@ -75,11 +75,15 @@ def plan_and_fetch(paper: Paper, *, data_dir: Path | None = None, show_progress:
     """plan_for, then the inputs the runs need (the authors' checkout, data files) in their specs.
     Every option is checked before anything is fetched."""
     specs = plan_for(paper, **options)
-    source_dir, data = fetch_inputs(
+    inputs = fetch_inputs(
         paper, code=needs_reference_code(specs[0].impl), seed_dir=data_dir, show_progress=show_progress
     )
-    inputs = {"source_dir": str(source_dir) if source_dir else None, "data": {k: str(v) for k, v in data.items()}}
-    return [replace(spec, **inputs) for spec in specs]
+    fetched = {
+        "source_dir": str(inputs.source_dir) if inputs.source_dir else None,
+        "reference_env": str(inputs.environment.folder) if inputs.environment else None,
+        "data": {name: str(path) for name, path in inputs.data.items()},
+    }
+    return [replace(spec, **fetched) for spec in specs]
 
 
 def plan_for(paper: Paper, *, runner=None, jobs: int | None = 1, threads: int | None = None,

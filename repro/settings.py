@@ -1,7 +1,7 @@
 """repro's own settings, set once for a lab or a project instead of on every command line.
 
 They live in `repro.toml`, or in a `[tool.repro]` table of `pyproject.toml`: a [run] table
-(executor, jobs) and one table per executor with options, named after it, holding its
+(executor, jobs, threads) and one table per executor with options, named after it, holding its
 Options model: [slurm] (partition, gpus_per_run, cpus_per_run, mem, time, setup, additional;
 repro/execute/slurm.py). `repro config --help` shows an example with every setting.
 
@@ -32,6 +32,8 @@ class RunSettings(BaseModel):
 
     executor: str = DEFAULT
     jobs: Optional[int] = Field(None, ge=1, description="runs at once; local default 1, Slurm default all")
+    threads: Optional[int] = Field(None, ge=1, description="torch threads per run; default: the cores shared "
+                                   "by the runs at once (Slurm: --cpus-per-run)")
 
     @field_validator("executor")
     @classmethod
@@ -57,12 +59,12 @@ class Settings(BaseModel):
     def overridden(self, **command_line) -> Settings:
         """These settings with the command line's values (those not None) on top.
 
-        Keys are the CLI's: executor and jobs, and each executor's flags (Options fields:
+        Keys are the CLI's: executor, jobs and threads, and each executor's flags (Options fields:
         partition, gpus_per_run, cpus_per_run, mem, time for Slurm); any other is not a setting
         and is left alone (so a command can pass all it parsed).
         """
         given = {key: value for key, value in command_line.items() if value is not None}
-        run = {key: given.pop(key) for key in ("executor", "jobs") if key in given}
+        run = {key: given.pop(key) for key in RunSettings.model_fields if key in given}
         try:
             executors = {}
             for name, options in self.executors.items():

@@ -22,12 +22,13 @@ Nothing in the checkout is edited. Pitfalls worked around (see README.md, Reprod
 from __future__ import annotations
 
 import os
-import sys
+
+from repro.worker import NUMBER
 
 # The line train_model prints every `print_every` steps, with its numbers as metrics.
 PROGRESS_LINE = (
-    r"step (?P<step>\d+), dt \S+s, train_loss (?P<train_loss>\S+), test_loss (?P<test_loss>\S+), "
-    r"train_acc (?P<train_acc>[\d.]+), test_acc (?P<test_acc>[\d.]+)"
+    rf"step (?P<step>\d+), dt \S+s, train_loss (?P<train_loss>{NUMBER}), test_loss (?P<test_loss>{NUMBER}), "
+    rf"train_acc (?P<train_acc>{NUMBER}), test_acc (?P<test_acc>{NUMBER})"
 )
 
 # How the notebook builds each model (models.py's default sizes).
@@ -45,7 +46,7 @@ def load_data(ctx) -> dict:
 
     path = ctx.cache_dir / f"mnist1d-authors-{ctx.reference_commit[:12]}.pkl"
     if not path.exists():
-        from mnist1d.data import get_dataset_args, make_dataset  # the checkout's package (sys.path)
+        from mnist1d.data import get_dataset_args, make_dataset  # the checkout's (ctx.import_source put it first)
 
         data = make_dataset(get_dataset_args())
         tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
@@ -55,9 +56,9 @@ def load_data(ctx) -> dict:
 
 
 def run(cfg: dict, ctx) -> dict[str, float]:
-    source = ctx.source_dir
-    sys.path.insert(0, str(source))  # `mnist1d` resolves to the checkout's package
-    models = ctx.import_source("notebooks/models.py", "mnist1d_authors_models")  # their names are generic
+    # Their names are generic (train, models): ours are not. The checkout's root is on sys.path
+    # from now on, so `mnist1d` (in load_data) is the checkout's package, not the installed one.
+    models = ctx.import_source("notebooks/models.py", "mnist1d_authors_models")
     train = ctx.import_source("notebooks/train.py", "mnist1d_authors_train")
     data = load_data(ctx)
 

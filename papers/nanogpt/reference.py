@@ -30,8 +30,10 @@ from __future__ import annotations
 import shutil
 import statistics
 
-EVAL_LINE = r"step (?P<step>\d+): train loss (?P<train_loss>[\d.]+), val loss (?P<val_loss>[\d.]+)"
-ITER_LINE = r"iter (?P<step>\d+): loss (?P<batch_loss>[\d.]+), time (?P<iter_ms>[\d.]+)ms"
+from repro.worker import NUMBER
+
+EVAL_LINE = rf"step (?P<step>\d+): train loss (?P<train_loss>{NUMBER}), val loss (?P<val_loss>{NUMBER})"
+ITER_LINE = rf"iter (?P<step>\d+): loss (?P<batch_loss>{NUMBER}), time (?P<iter_ms>{NUMBER})ms"
 
 LOG_INTERVAL = 10  # the config file's own value: a progress line every 10 iterations
 

@@ -32,12 +32,13 @@ from __future__ import annotations
 
 import os
 
-EPOCH_LINE = r"Epoch\s+(?P<step>\d+) \| lr (?P<lr>[\d.]+) \| loss (?P<train_nll>[\d.]+)"
+from repro.worker import NUMBER
+
 PATTERNS = [
-    EPOCH_LINE,
-    r"^Validation loss: (?P<valid_nll>[\d.]+)",
-    r"^Test loss: (?P<epoch_test_nll>[\d.]+)",
-    r"^Eval loss: (?P<test_nll>[\d.]+)",
+    rf"Epoch\s+(?P<step>\d+) \| lr (?P<lr>{NUMBER}) \| loss (?P<train_nll>{NUMBER})",
+    rf"^Validation loss: (?P<valid_nll>{NUMBER})",
+    rf"^Test loss: (?P<epoch_test_nll>{NUMBER})",
+    rf"^Eval loss: (?P<test_nll>{NUMBER})",
 ]
 
 DATA_FILES = {"JSB": "JSB_Chorales.mat", "Nott": "Nottingham.mat"}

@@ -68,6 +68,27 @@ class Reference(_Strict):
         json_schema_extra={"pattern": SHA_RE.pattern},
     )
 
+    paths: list[str] = Field(
+        default_factory=list,
+        description="the files and folders the adapter needs, from the repository's root (a folder ends "
+        "in '/', '*' globs allowed): only these are checked out, from a partial fetch; empty: the whole tree",
+    )
+
+    @field_validator("paths")
+    @classmethod
+    def _sparse_paths(cls, value: list[str]) -> list[str]:
+        for path in value:
+            parts = path.strip("/").split("/")
+            if (not path.strip("/") or path != path.strip() or any(c in path for c in "\n\r\\")
+                    or path[0] in "!#" or ".." in parts or "." in parts):
+                raise ValueError(
+                    f"{path!r} is not a path inside the repository: write it from the root, e.g. "
+                    "'TCN/poly_music/' (a folder) or 'TCN/tcn.py' (a file); no '..', '!' or '#'"
+                )
+        if len(set(value)) != len(value):
+            raise ValueError("a path is listed twice")
+        return value
+
     @field_validator("repo")
     @classmethod
     def _repo_url(cls, value: str) -> str:
@@ -183,7 +204,8 @@ class Profile(_Strict):
     seeds: list[StrictInt] | StrictInt = Field(description="a list of seeds, or a count n meaning seeds 0..n-1")
     claims: list[str] | None = Field(None, min_length=1, description="claim ids this profile runs (default: all)")
     expected_seconds: float | None = Field(
-        None, gt=0, description="measured wall time on 2 CPU cores with --jobs 1; leave out where not measured (a GPU-only profile)"
+        None, gt=0, description="wall time of `repro run ID --profile NAME --jobs 2` on 2 CPU cores (a run per core, 1 "
+        "thread each); leave out where not measured (a GPU-only profile)"
     )
     paper_protocol: bool = Field(description="true when this profile is the paper's own protocol")
 
@@ -215,7 +237,11 @@ class PaperManifest(_Strict):
         None, description="arXiv identifier, e.g. 2011.14439", json_schema_extra={"pattern": ARXIV_RE.pattern}
     )
     reference: Reference
-    requirements: list[str] = Field(default_factory=list, description="pip requirements of the implementations")
+    requirements: list[str] = Field(
+        default_factory=list,
+        description="pip requirements of the authors' code beyond what the harness has (e.g. 'autograd>=1.6'): "
+        "repro fetch installs the missing ones into a per-paper environment over the harness's own torch",
+    )
     data: list[DataArtifact] = Field(default_factory=list, description="data files to download and verify")
     config: dict[str, ConfigValue] = Field(description="config defaults; every key a run can take")
     speed_metrics: list[str] = Field(
@@ -249,6 +275,23 @@ class PaperManifest(_Strict):
             raise ValueError(f"{value!r} is not an arXiv identifier like 2011.14439 (quote it in YAML)")
         return value
 
+    @field_validator("requirements")
+    @classmethod
+    def _pip_requirements(cls, value: list[str]) -> list[str]:
+        from packaging.requirements import InvalidRequirement, Requirement
+
+        for text in value:
+            try:
+                requirement = Requirement(text)
+            except InvalidRequirement as exc:
+                raise ValueError(f"{text!r} is not a pip requirement ({exc}); write e.g. 'autograd>=1.6'") from None
+            if requirement.url:
+                raise ValueError(f"{text!r}: a requirement names a package on the index, not a URL")
+            if requirement.name.lower() == "torch":
+                raise ValueError("torch comes from the harness (one torch for every paper); leave it out "
+                                 "and say in README.md which torch the authors used")
+        return value
+
     @field_validator("profiles")
     @classmethod
     def _quick_and_protocol(cls, value: dict[str, Profile]) -> dict[str, Profile]:
@@ -275,15 +318,21 @@ class Paper(PaperManifest):
         return self._folder / MANIFEST_NAME
 
     def implementations(self) -> dict[str, Path]:
-        """reference.py, reimpl.py and students/*.py that exist, by name."""
+        """reference.py, reimpl.py and students/*.py that exist, by name (not the unfilled
+        templates `repro new` wrote: see templates)."""
         found = {name: self._folder / f"{name}.py" for name in ("reference", "reimpl")}
-        found = {name: path for name, path in found.items() if path.exists()}
+        found = {name: path for name, path in found.items() if path.exists() and not is_template(path)}
         students = self._folder / "students"
         if students.is_dir():
             for path in sorted(students.glob("*.py")):
                 if not path.name.startswith("_"):
                     found.setdefault(path.stem, path)
         return found
+
+    def templates(self) -> dict[str, Path]:
+        """reference.py and reimpl.py that are still `repro new`'s templates, by name."""
+        found = {name: self._folder / f"{name}.py" for name in ("reference", "reimpl")}
+        return {name: path for name, path in found.items() if path.exists() and is_template(path)}
 
     def claim(self, claim_id: str) -> Claim:
         return next(claim for claim in self.claims if claim.id == claim_id)
@@ -295,6 +344,17 @@ class Paper(PaperManifest):
         if "full" in self.profiles:
             return "full"
         return next(name for name, profile in self.profiles.items() if profile.paper_protocol)
+
+
+TEMPLATE_LINE = re.compile(r"^REPRO_TEMPLATE = True", re.M)
+
+
+def is_template(path: Path) -> bool:
+    """A file `repro new` wrote and nobody has filled in yet: it still has its REPRO_TEMPLATE line."""
+    try:
+        return bool(TEMPLATE_LINE.search(path.read_text(encoding="utf-8", errors="replace")))
+    except OSError:
+        return False
 
 
 def load_manifest(path: Path) -> Paper:

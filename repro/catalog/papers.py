@@ -33,6 +33,11 @@ def resolve_impl(paper: Paper, impl: str) -> tuple[str, Path]:
     available = paper.implementations()
     if impl in available:
         return impl, available[impl]
+    if impl in paper.templates():
+        raise UsageError(
+            f"{paper.templates()[impl]} is still the template `repro new` wrote, not an implementation yet: "
+            "fill in run() and delete its REPRO_TEMPLATE line (docs/adding-a-paper.md), or delete the file"
+        )
     path = Path(impl).expanduser()
     if path.suffix == ".py":
         if not path.is_file():

@@ -9,6 +9,7 @@ example repro.toml (in pyproject.toml, the same tables as [tool.repro.run] and [
   [run]
   executor = "slurm"                  # or "local"
   jobs = 8                            # runs at once
+  threads = 1                         # torch threads per run (default: the cores shared by the jobs)
 
   [slurm]
   partition = "gpu"
@@ -22,7 +23,7 @@ example repro.toml (in pyproject.toml, the same tables as [tool.repro.run] and [
 
 
 PARSER = dict(
-    help="the settings in force here (executor, jobs, Slurm options) and the file they come from",
+    help="the settings in force here (executor, jobs, threads, Slurm options) and the file they come from",
     description="repro reads settings from repro.toml, or from a [tool.repro] table in pyproject.toml: the "
         "first found from the current folder upwards (REPRO_CONFIG names a file). Command-line options win.",
     epilog=CONFIG_EXAMPLE,

@@ -29,6 +29,8 @@ def add_arguments(p) -> None:
     p.add_argument("--device", default="auto", choices=["cpu", "cuda", "auto"], help="where to run (default auto)")
     p.add_argument("--jobs", type=int, metavar="N", help="runs at once: local workers (default 1; the cores are shared "
                    "evenly, and where there are several GPUs each run gets one) or Slurm tasks (default: as many as fit)")
+    p.add_argument("--threads", type=int, metavar="T", help="torch threads per run (default: the cores shared evenly "
+                   "by the runs at once; Slurm: --cpus-per-run); recorded, since numbers move with it")
     p.add_argument("--timeout", type=float, metavar="S", help="stop a run after S seconds (recorded as timeout)")
     executors = executor_classes()  # each a file in repro/execute/
     p.add_argument("--executor", choices=list(executors),
@@ -60,6 +62,7 @@ def handle(args) -> int:
         claim_ids=[c.strip() for c in args.claims.split(",") if c.strip()] if args.claims else None,
         device=args.device,
         jobs=settings.run.jobs,
+        threads=settings.run.threads,
         timeout_s=args.timeout,
     )
     if args.dry_run:

@@ -45,8 +45,13 @@ def paper_details(paper: Paper) -> str:
         + ("" if str(paper.year) in paper.venue else f" ({paper.year})")
         + (f", arXiv:{paper.arxiv}" if paper.arxiv else ""),
         f"  reference: {paper.reference.repo} @ {paper.reference.commit}",
+        *([f"    paths:   {', '.join(paper.reference.paths)} (only these are fetched)"] if paper.reference.paths else []),
+        *requirement_lines(paper, indent="  "),
         f"  folder:    {paper.folder}",
         f"  implementations: {', '.join(paper.implementations()) or 'none'}",
+        *[f"  {name}: {path.name} is the template `repro new` wrote, not an implementation yet "
+          "(fill in run() and delete its REPRO_TEMPLATE line, or delete the file)"
+          for name, path in paper.templates().items()],
         "",
         "Claims",
         tabulate(
@@ -79,25 +84,53 @@ def paper_details(paper: Paper) -> str:
     return "\n".join(lines)
 
 
+def requirement_lines(paper: Paper, indent: str = "") -> list[str]:
+    """The authors' requirements and where each comes from (the harness, the paper's environment)."""
+    from repro.fetch.requirements import requirement_states
+
+    states = requirement_states(paper.id, paper.requirements)
+    if not states:
+        return [f"{indent}requirements: none beyond the harness's"]
+    return [f"{indent}requirements:"] + [f"{indent}  {req}: {state}" for req, state in states]
+
+
 def _expected(seconds: float | None) -> str:
     return f"~{seconds:g} s" if seconds is not None else "not measured"
 
 
 def paper_json(paper: Paper) -> dict:
+    from repro.fetch.requirements import requirement_states
+
     return {**paper.model_dump(mode="json"), "folder": str(paper.folder), "implementations": {
         name: str(path) for name, path in paper.implementations().items()
-    }}
+    }, "templates": {name: str(path) for name, path in paper.templates().items()},
+        "requirement_states": dict(requirement_states(paper.id, paper.requirements))}
 
 
-def fetched_text(paper: Paper, source_dir, data: dict) -> str:
-    lines = [f"reference: {paper.reference.repo} @ {paper.reference.commit}", f"  checkout: {source_dir}"]
-    lines += [f"data {name}: {path}" for name, path in data.items()] or ["data: none (generated in code, or not needed)"]
+def fetched_text(paper: Paper, inputs) -> str:
+    from repro.fetch.repository import checkout_record
+
+    record = checkout_record(inputs.source_dir)
+    lines = [f"reference: {paper.reference.repo} @ {paper.reference.commit}", f"  checkout: {inputs.source_dir}",
+             f"  tree:     {record.get('tree', '?')}"
+             + (f" (only {', '.join(record['paths'])})" if record.get("paths") else " (the whole tree)")]
+    if record.get("origin") not in (None, paper.reference.repo):
+        lines.append(f"  from:     {record['origin']}")
+    lines.append(f"environment: {inputs.environment.folder}" if inputs.environment
+                 else "environment: the harness's own (it has every requirement)")
+    lines += [f"data {name}: {path}" for name, path in inputs.data.items()] or ["data: none (generated in code, or not needed)"]
     return "\n".join(lines)
 
 
-def fetched_json(paper: Paper, source_dir, data: dict) -> dict:
+def fetched_json(paper: Paper, inputs) -> dict:
+    from repro.fetch.repository import checkout_record
+
+    record = checkout_record(inputs.source_dir)
     return {"paper": paper.id, "reference": {"repo": paper.reference.repo, "commit": paper.reference.commit,
-            "checkout": str(source_dir)}, "data": {name: str(path) for name, path in data.items()}}
+            "checkout": str(inputs.source_dir), "tree": record.get("tree"), "paths": record.get("paths", []),
+            "origin": record.get("origin")},
+            "environment": str(inputs.environment.folder) if inputs.environment else None,
+            "data": {name: str(path) for name, path in inputs.data.items()}}
 
 
 # ------------------------------------------------------------------------- plans
@@ -118,8 +151,10 @@ def plan_table(paper: Paper, specs: list[RunSpec]) -> str:
     if needs_reference_code(specs[0].impl):
         from repro.fetch.repository import is_fetched
 
-        state = "cached" if is_fetched(paper.reference.repo, paper.reference.commit) else "to be fetched"
-        inputs.append(f"reference code: {paper.reference.repo} @ {paper.reference.commit[:12]} ({state})")
+        state = "cached" if is_fetched(paper.reference.repo, paper.reference.commit, paper.reference.paths) else "to be fetched"
+        only = f", only {', '.join(paper.reference.paths)}" if paper.reference.paths else ""
+        inputs.append(f"reference code: {paper.reference.repo} @ {paper.reference.commit[:12]} ({state}{only})")
+        inputs += requirement_lines(paper)
     inputs += [f"data: {artifact.name} ({artifact.size:,} bytes)" for artifact in paper.data]
     return "\n".join([head, table, *inputs, "(dry run: nothing was run or fetched)"])
 
@@ -177,6 +212,15 @@ def verdict_notes(paper: Paper, profile_name: str, overrides: dict, results: lis
     return notes
 
 
+def failure(record: Record) -> str:
+    """'crashed: <error>', the fix when it is a module the authors' code lacks, and the log."""
+    from repro.fetch.requirements import missing_module_hint
+
+    hint = missing_module_hint(record.error, record.spec.paper)
+    return (f"{record.status}: {record.error}" + (f"\n  fix: {hint}" if hint else "")
+            + f"\n  full log: {record.log_path}")
+
+
 def verdict_table(outcome) -> str:
     paper = outcome.paper
     rows = [
@@ -206,10 +250,7 @@ def verdict_table(outcome) -> str:
     failed = [r for r in outcome.records if r.status != "ok"]
     for record in failed:
         spec = record.spec
-        lines.append(
-            f"run {record.run_id} ({spec.setting_label}, seed {spec.seed}) {record.status}: "
-            f"{record.error}\n  full log: {record.log_path}"
-        )
+        lines.append(f"run {record.run_id} ({spec.setting_label}, seed {spec.seed}) {failure(record)}")
     return "\n".join(lines)
 
 
@@ -414,7 +455,7 @@ def noise_text(noise) -> str:
         f"(`--profile {protocol}` measures that one).",
     ]
     for record in noise.failed:
-        lines.append(f"run {record.run_id} {record.status}: {record.error}\n  full log: {record.log_path}")
+        lines.append(f"run {record.run_id} {failure(record)}")
     return "\n".join(lines)
 
 

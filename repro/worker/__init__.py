@@ -8,3 +8,7 @@
     numerics.py     the numerics fingerprint (what decides a run's last bits) and the
                     perturbations that emulate another machine
 """
+
+from repro.worker.scripts import NUMBER  # for adapters' patterns: rf"loss (?P<loss>{NUMBER})"
+
+__all__ = ["NUMBER"]

@@ -30,6 +30,7 @@ class RunContext:
     threads: int  # torch's intra-op threads in this worker
     reference_commit: str = ""  # the manifest's pinned commit: what source_dir holds
     source_dir: Path | None = None  # the authors' checkout (reference adapters only)
+    environment: Path | None = None  # the paper's environment for the authors' requirements, if any
     data: dict[str, Path] = field(default_factory=dict)  # fetched data files, by name
     _events: IO[str] | None = field(default=None, repr=False)
 
@@ -45,16 +46,27 @@ class RunContext:
     def import_source(self, path: str | Path, name: str):
         """Import one of the authors' files (a path inside source_dir) as the module `name`,
         a name of our own (theirs, like `train`, are often generic). It stays importable under
-        that name (sys.modules), and never touches the checkout."""
+        that name (sys.modules), and never touches the checkout.
+
+        The checkout's root goes on sys.path (first), so the authors' packages import as they
+        do in their repository (`from mnist1d.data import ...`); while the file's top level
+        runs, its own folder is first too, so `from utils import ...` finds the file beside it.
+        """
         from repro.worker.imports import import_file
 
         if self.source_dir is None:
             raise RuntimeError("ctx.import_source: this run has no source_dir (only --impl reference gets the checkout)")
+        if str(self.source_dir) not in sys.path:
+            sys.path.insert(0, str(self.source_dir))
         return import_file(self.source_dir / path, name, register=True)
 
     @property
     def python(self) -> str:
-        """The interpreter running this worker, for the authors' scripts: [ctx.python, "train.py", ...]."""
+        """The interpreter for the authors' scripts: [ctx.python, "train.py", ...]. The paper's
+        environment's, when the harness lacks some of the manifest's requirements (it sees the
+        harness's packages too); else the one running this worker."""
+        if self.environment is not None:
+            return str(self.environment / "bin" / "python")
         return sys.executable
 
     def run_script(

@@ -76,6 +76,10 @@ def work(run_dir: Path) -> None:
     device = resolve_device(spec.device)
     write_json_atomic(run_dir / "environment.json", {"device": device, **fingerprint(spec.reference_commit, device)})
 
+    if spec.reference_env:  # the authors' requirements, ahead of the harness's packages
+        from repro.fetch.requirements import PaperEnvironment
+
+        sys.path.insert(0, str(PaperEnvironment(Path(spec.reference_env)).site_packages))
     module = load_implementation(Path(spec.impl_path), spec.impl)
     seed_everything(spec.seed)
     cache_dir = paper_cache_dir(spec.paper)
@@ -93,6 +97,7 @@ def work(run_dir: Path) -> None:
             threads=spec.threads,
             reference_commit=spec.reference_commit,
             source_dir=Path(spec.source_dir) if spec.source_dir else None,
+            environment=Path(spec.reference_env) if spec.reference_env else None,
             data={name: Path(path) for name, path in spec.data.items()},
             _events=events,
         )

@@ -11,6 +11,10 @@ Every matching line is logged on the run context (curves, progress); a line with
 line belongs to epoch 3). The last value of each metric is kept, and every value in order
 (`history`), for metrics like the best validation loss. `RunContext.run_script` applies this to a subprocess, and
 `RunContext.watch_output` to whatever the adapter's own process prints.
+
+Numbers in real output come as 8.52, -0.3, 3.6e-02, 1e+03, nan or inf: write a metric's
+group as (?P<name>{NUMBER}) in an f-string (`from repro.worker import NUMBER`), and every
+one of them is read.
 """
 
 from __future__ import annotations
@@ -22,12 +26,16 @@ import subprocess
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
 from repro.errors import ScriptFailed
 
+# A number as scripts print it: signs, decimals, exponents, nan and inf (float() reads all).
+NUMBER = r"[-+]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|nan|NaN|inf|Inf)"
+_TAIL_LINES = 40
 
 
 class Reading(NamedTuple):
@@ -124,10 +132,12 @@ def run_script(
     timer = threading.Timer(timeout, stop) if timeout else None
     if timer:
         timer.start()
+    tail: deque[str] = deque(maxlen=_TAIL_LINES)
     try:
         for line in process.stdout:
             sys.stdout.write(line)
             parser.feed(line)
+            tail.append(line.rstrip("\n"))
         code = process.wait()
     finally:
         if timer:
@@ -138,8 +148,30 @@ def run_script(
     if timed_out.is_set():
         raise ScriptFailed(f"{' '.join(args)} ran past its {timeout:g} s timeout (in {cwd})")
     if code != 0:
-        raise ScriptFailed(f"{' '.join(args)} exited with code {code} (in {cwd}); its output is in the run's log")
+        why = last_exception(list(tail))
+        raise ScriptFailed(f"{_script_name(args)} exited with code {code}" + (f": {why}" if why else "")
+                           + f" (in {cwd}; its whole output is in the run's log)")
     return ScriptMetrics(parser)
+
+
+def last_exception(lines: list[str]) -> str | None:
+    """The exception a Python traceback ends with ('ModuleNotFoundError: No module named
+    'autograd''), or else the last line printed; None for no output."""
+    lines = [line for line in lines if line.strip()]
+    if not lines:
+        return None
+    starts = [i for i, line in enumerate(lines) if line.startswith("Traceback (most recent call last)")]
+    if starts:
+        after = [line for line in lines[starts[-1] + 1:] if not line.startswith((" ", "\t"))]
+        if after:
+            return after[-1].strip()[:500]
+    return lines[-1].strip()[:500]
+
+
+def _script_name(args: list[str]) -> str:
+    """The script of a command line: 'train.py' of [python, -u, /x/train.py, --lr, 1]."""
+    scripts = [arg for arg in args[1:] if arg.endswith(".py")]
+    return Path(scripts[0]).name if scripts else " ".join(args)[:200]
 
 
 class TeeLines(io.TextIOBase):

@@ -7,6 +7,7 @@ Atom format; REPRO_ARXIV_API points at it and REPRO_PAPERS at a temporary catalo
 from __future__ import annotations
 
 import ast
+import json
 import importlib.util
 import re
 import socket
@@ -19,6 +20,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 import yaml
 
+from conftest import run_repro
 from repro.authoring import new_paper as scaffold
 from repro.authoring.arxiv import fetch_arxiv, normalize_arxiv_id
 from repro.authoring.new_paper import (
@@ -288,6 +290,26 @@ def test_uncommented_templates_are_a_valid_manifest(arxiv, papers):
     assert paper.id == "mnist_1d" and paper.venue == "ICML 2024"
     assert set(paper.profiles) == {"quick", "full"} and [c.id for c in paper.claims] == ["cnn_test_acc"]
     assert paper.data and paper.requirements
+
+
+def test_unfilled_templates_are_listed_as_templates_and_never_run(arxiv, papers):
+    folder = start_paper("2011.14439", paper_id="mnist_1d")
+    text = uncommented((folder / "paper.yaml").read_text())
+    text = text.replace(scaffold.TODO_REPO, "https://github.com/greydanus/mnist1d")
+    text = text.replace(scaffold.TODO_COMMIT, "7878d96082abd200c546a07a4101fa90b30fdf7e")
+    (folder / "paper.yaml").write_text(text.replace('venue: ""', 'venue: "ICML 2024"'))
+
+    shown = run_repro("show", "mnist_1d")
+    assert "implementations: none" in shown.stdout
+    assert "reimpl: reimpl.py is the template `repro new` wrote, not an implementation yet" in shown.stdout
+    assert set(json.loads(run_repro("show", "mnist_1d", "--json").stdout)["templates"]) == {"reference", "reimpl"}
+    refused = run_repro("run", "mnist_1d", "--dry-run")
+    assert refused.returncode == 2
+    assert "reimpl.py is still the template `repro new` wrote" in refused.stderr and "REPRO_TEMPLATE" in refused.stderr
+
+    filled = (folder / "reimpl.py").read_text()
+    (folder / "reimpl.py").write_text(filled.replace("REPRO_TEMPLATE = True", "", 1))  # the student's first step
+    assert "implementations: reimpl" in run_repro("show", "mnist_1d").stdout
 
 
 def test_journal_ref_becomes_the_venue(arxiv, papers):

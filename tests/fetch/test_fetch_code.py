@@ -9,6 +9,7 @@ would on a machine without GitHub.
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import secrets
@@ -22,7 +23,7 @@ from pathlib import Path
 import git
 import pytest
 
-from repro.errors import UsageError
+from repro.errors import CheckoutChanged, UsageError
 from repro.fetch.repository import (
     VERIFIED_MARKER,
     FetchError,
@@ -138,7 +139,7 @@ def refs(repo: Path) -> list[str]:
 def assert_checkout_of(path: Path, source: Source, commit: str) -> None:
     """`path` is a clean working tree whose HEAD is `commit`, with exactly that commit's files."""
     assert _git("rev-parse", "HEAD", cwd=path) == commit
-    assert (path / ".git" / VERIFIED_MARKER).read_text().strip() == commit
+    assert json.loads((path / ".git" / VERIFIED_MARKER).read_text())["commit"] == commit
     assert _git("status", "--porcelain", cwd=path) == ""
     expected = sorted(_git("ls-tree", "-r", "--name-only", commit, cwd=source.path).split())
     actual = sorted(str(p.relative_to(path)) for p in path.rglob("*") if p.is_file() and ".git" not in p.parts)
@@ -186,19 +187,19 @@ def test_pinned_fetch_of_an_old_commit_is_shallow_and_exact(gitconfig, repro_hom
     assert not is_fetched(URL, source.commits[6])
 
 
-def test_cached_refetch_runs_no_git_at_all(gitconfig, repro_home, source, no_git):
+def test_cached_refetch_needs_no_network_and_checks_the_checkout_locally(gitconfig, repro_home, source, monkeypatch):
     commit = source.commits[12]
     first = fetch_commit(URL, commit, show_progress=False)
 
     gitconfig.write(target=f"file://{repro_home}/gone")  # the mirror disappears
-    no_git()  # and git with it
-    started = time.perf_counter()
+    calls = []
+    execute = git.cmd.Git.execute
+    monkeypatch.setattr(git.cmd.Git, "execute", lambda self, command, **kw: calls.append(command) or execute(self, command, **kw))
     again = fetch_commit(URL, commit, show_progress=False)
-    elapsed = time.perf_counter() - started
 
     assert again == first
     assert is_fetched(URL, commit)
-    assert elapsed < 0.1, f"a cached re-fetch took {elapsed:.3f} s"
+    assert [command[1] for command in calls] == ["status"]  # one local check (HEAD, clean), no fetch
 
 
 def test_second_commit_of_the_same_url_reuses_the_bare_repository(gitconfig, repro_home, source):
@@ -574,3 +575,143 @@ def test_the_harness_never_enables_gitpythons_unsafe_switches():
         if path.is_file() and "__pycache__" not in path.parts and b"allow_unsafe" in path.read_bytes()
     ]
     assert offenders == []
+
+
+# ------------------------------------------------------------------------ reuse: verified every time
+
+
+def test_a_checkout_edited_after_its_fetch_is_refused_and_refetch_repairs_it(gitconfig, repro_home, source):
+    commit = source.commits[30]
+    path = fetch_commit(URL, commit, show_progress=False)
+    (path / "__pycache__").mkdir()
+    (path / "__pycache__" / "x.cpython-311.pyc").write_bytes(b"bytecode")  # what importing leaves: fine
+    assert fetch_commit(URL, commit, show_progress=False) == path
+
+    (path / "VERSION").write_text("edited\n")
+    with pytest.raises(CheckoutChanged, match="files differ from commit .*: VERSION") as caught:
+        fetch_commit(URL, commit, show_progress=False)
+    assert "--refetch" in str(caught.value) and caught.value.exit_code == 3
+
+    assert_checkout_of(fetch_commit(URL, commit, show_progress=False, refetch=True), source, commit)
+    (path / "injected.py").write_text("print('not the authors')\n")  # a new file counts too
+    with pytest.raises(CheckoutChanged, match="injected.py"):
+        fetch_commit(URL, commit, show_progress=False)
+
+
+def test_a_checkout_whose_head_moved_is_refused(gitconfig, repro_home, source):
+    commit, other = source.commits[31], source.commits[32]
+    path = fetch_commit(URL, commit, show_progress=False)
+    fetch_commit(URL, other, show_progress=False)  # the bare cache has `other` too
+    _git("checkout", "--quiet", "--detach", other, cwd=path)  # clean, but the wrong commit
+    with pytest.raises(CheckoutChanged, match=f"HEAD is {other}, not the pinned commit {commit}"):
+        fetch_commit(URL, commit, show_progress=False)
+
+
+# ------------------------------------------------------------------------ --from DIR: a local clone on purpose
+
+
+def test_fetch_from_a_local_clone_needs_no_network(gitconfig, repro_home, source, tmp_path):
+    commit = source.commits[33]
+    clone = tmp_path / "my-clone"
+    _git("clone", "--quiet", str(source.path), str(clone))
+    gitconfig.write(target=f"file://{tmp_path}/no-mirror")  # the URL leads nowhere now
+
+    with pytest.raises(UsageError, match=f"its HEAD is {source.tip}, not the pinned commit {commit}"):
+        fetch_commit(URL, commit, show_progress=False, from_dir=clone)
+    _git("checkout", "--quiet", "--detach", commit, cwd=clone)
+    (clone / "VERSION").write_text("edited\n")
+    with pytest.raises(UsageError, match="tracked files differ from the commit .VERSION"):
+        fetch_commit(URL, commit, show_progress=False, from_dir=clone)
+    _git("checkout", "--quiet", "--", "VERSION", cwd=clone)
+    with pytest.raises(UsageError, match="not a git clone"):
+        fetch_commit(URL, commit, show_progress=False, from_dir=tmp_path)
+
+    path = fetch_commit(URL, commit, show_progress=False, from_dir=clone)
+    assert_checkout_of(path, source, commit)
+    assert json.loads((path / ".git" / VERIFIED_MARKER).read_text())["origin"] == str(clone)
+    assert fetch_commit(URL, commit, show_progress=False) == path  # cached from now on
+
+
+# ------------------------------------------------------------------------ partial fetches: only reference.paths
+
+
+@pytest.fixture(scope="module")
+def incomplete_mirror(tmp_path_factory) -> dict:
+    """The authors' repository with a 4 MB file the adapter never reads, and a mirror of it
+    that lacks that file (like a mirror that skipped large files), serving partial fetches."""
+    root = tmp_path_factory.mktemp("big")
+    authors = root / "authors"
+    authors.mkdir()
+    env = {**os.environ, "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1",
+           "GIT_AUTHOR_NAME": "A", "GIT_AUTHOR_EMAIL": "a@a", "GIT_COMMITTER_NAME": "A", "GIT_COMMITTER_EMAIL": "a@a"}
+    _git("init", "--quiet", "--initial-branch=main", cwd=authors, env=env)
+    (authors / "src").mkdir()
+    (authors / "src" / "train.py").write_text("print('training')\n")
+    (authors / "src" / "model.py").write_text("LAYERS = 3\n")
+    (authors / "notebooks").mkdir()
+    (authors / "notebooks" / "figures.bin").write_bytes(random.Random(0).randbytes(4 * 1024 * 1024))
+    (authors / "README.md").write_text("the authors' README\n")
+    _git("add", ".", cwd=authors, env=env)
+    _git("commit", "--quiet", "-m", "release", cwd=authors, env=env)
+    commit = _git("rev-parse", "HEAD", cwd=authors, env=env)
+    big = _git("rev-parse", "HEAD:notebooks/figures.bin", cwd=authors, env=env)
+
+    mirror = root / "mirror.git"
+    (root / "serving.gitconfig").write_text("[uploadpack]\n\tallowFilter = true\n")  # git's local transport reads files, not -c
+    serving = {**env, "GIT_CONFIG_GLOBAL": str(root / "serving.gitconfig")}
+    _git("clone", "--quiet", "--bare", "--filter=blob:limit=1m", f"file://{authors}", str(mirror), env=serving)
+    for key in ("remote.origin.promisor", "extensions.partialclone", "remote.origin.partialclonefilter"):
+        _git("config", "--unset", key, cwd=mirror, env=env, check=False)  # no promisor: the big blob is simply missing
+    assert subprocess.run(["git", "cat-file", "-e", big], cwd=mirror, env=env).returncode != 0
+    return {"mirror": mirror, "commit": commit}
+
+
+def serve_mirror(gitconfig: GitConfig, mirror: Path, *, allow_filter: bool = True) -> None:
+    gitconfig.write(target=f"file://{mirror}")
+    if allow_filter:
+        with open(gitconfig.path, "a") as config:
+            config.write("[uploadpack]\n\tallowFilter = true\n\tallowAnySHA1InWant = true\n")
+
+
+def test_a_full_fetch_from_an_incomplete_mirror_fails_and_names_reference_paths(gitconfig, repro_home, incomplete_mirror):
+    serve_mirror(gitconfig, incomplete_mirror["mirror"])
+    with pytest.raises(FetchError) as caught:
+        fetch_commit(URL, incomplete_mirror["commit"], show_progress=False)
+    message = str(caught.value)
+    assert f"through git's insteadOf: file://{incomplete_mirror['mirror']}" in message
+    assert "could not send every object" in message and "reference.paths" in message
+    assert "Offline" not in message  # the mirror was reached
+
+
+def test_a_partial_fetch_gets_only_the_paths_the_adapter_needs(gitconfig, repro_home, incomplete_mirror):
+    serve_mirror(gitconfig, incomplete_mirror["mirror"])
+    commit = incomplete_mirror["commit"]
+    path = fetch_commit(URL, commit, paths=["src/"], show_progress=False)
+
+    assert path == checkout_path(URL, commit, ["src/"]) != checkout_path(URL, commit)
+    files = sorted(str(p.relative_to(path)) for p in path.rglob("*") if p.is_file() and ".git" not in p.parts)
+    assert files == ["src/model.py", "src/train.py"]
+    assert (path / "src" / "train.py").read_text() == "print('training')\n"
+    marker = json.loads((path / ".git" / VERIFIED_MARKER).read_text())
+    assert marker["paths"] == ["src/"] and marker["tree"] == _git("rev-parse", f"{commit}^{{tree}}", cwd=path)
+    moved = sum(f.stat().st_size for f in repro_home.rglob("*") if f.is_file())
+    assert moved < 1024 * 1024  # the 4 MB file was never fetched
+    assert fetch_commit(URL, commit, paths=["src/"], show_progress=False) == path  # verified and reused
+
+    (path / "src" / "model.py").write_text("LAYERS = 4\n")
+    with pytest.raises(CheckoutChanged, match="src/model.py"):
+        fetch_commit(URL, commit, paths=["src/"], show_progress=False)
+
+
+def test_paths_that_match_nothing_are_an_error(gitconfig, repro_home, incomplete_mirror):
+    serve_mirror(gitconfig, incomplete_mirror["mirror"])
+    with pytest.raises(FetchError, match=r"reference.paths \(scr/\) match no file"):
+        fetch_commit(URL, incomplete_mirror["commit"], paths=["scr/"], show_progress=False)
+
+
+def test_a_server_without_filters_gets_a_whole_fetch_and_says_so(gitconfig, repro_home, source, capsys):
+    serve_mirror(gitconfig, source.path, allow_filter=False)
+    commit = source.commits[34]
+    path = fetch_commit(URL, commit, paths=["notes/", "VERSION"], show_progress=True)
+    assert "does not serve partial fetches" in capsys.readouterr().err
+    assert (path / "VERSION").read_text() == "34\n" and not (path / "data").exists()

@@ -180,6 +180,9 @@ def test_failing_script_is_a_crashed_run_with_its_output(toy, repro_home):
     assert record["status"] == "crashed"
     assert "ScriptFailed" in record["error"] and "exited with code 1" in record["error"]
     assert "the authors' script gave up" in record["log_tail"]
+    # The console says why, not only that it failed: the script's last words, and the log.
+    assert "train.py exited with code 1: error: the authors' script gave up" in result.stdout
+    assert f"full log: {record['log_path']}" in result.stdout
 
 
 def test_script_timeout(toy, repro_home):
@@ -210,3 +213,20 @@ def test_reimpl_runs_do_not_fetch_the_reference(toy, repro_home):
     result = run_repro("run", "toy", "--json")
     assert result.returncode == 0, result.stderr
     assert not (repro_home / "git").exists()
+
+
+def test_a_tampered_checkout_stops_the_run_until_refetched(toy, repro_home):
+    assert run_repro("fetch", "toy").returncode == 0
+    record = json.loads(run_repro("fetch", "toy", "--json").stdout)["reference"]
+    checkout = Path(record["checkout"])
+    assert record["tree"] == git("rev-parse", "HEAD^{tree}", cwd=checkout)
+    (checkout / "train.py").write_text("print('Test set: accuracy 0.90')\n")  # a "better" result, by hand
+
+    result = run_repro("run", "toy", "--impl", "reference")
+    assert result.returncode == 3
+    assert "files differ from commit" in result.stderr and "train.py" in result.stderr
+    assert "repro fetch toy --refetch" in result.stderr and "Traceback" not in result.stderr
+    assert not (repro_home / "runs").exists() or not list((repro_home / "runs").glob("*/run.json"))
+
+    assert run_repro("fetch", "toy", "--refetch").returncode == 0
+    assert run_repro("run", "toy", "--impl", "reference").returncode == 0
