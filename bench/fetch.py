@@ -25,6 +25,22 @@ writing the working tree and by process start-up, so the ratio is far from what 
 long history over a network; --blob-kb scales the history to show the trend.
 
     .venv/bin/python bench/fetch.py [--commits 400] [--repeat 3] [--blob-kb 16]
+
+With --mirror, a real repository instead: a local mirror (a bare repository, e.g. one that
+`fetch` of the tool library brought), reached through insteadOf from its --url, and a commit
+and the --paths an adapter needs. It measures, each from a fresh REPRO_HOME:
+
+  partial fetch    fetch_commit(url, commit, paths=...): depth 1, no file contents, a sparse
+                   checkout of the paths (the manifest's reference.paths)
+  pinned fetch     fetch_commit(url, commit): depth 1, the whole tree
+  full clone       `git clone --no-local` of the URL (every commit of every branch)
+
+and, for each, the git objects received (MB, what crossed the wire as packs), the files
+checked out, and the wall time. A mirror that lacks objects fails a full clone; the row says so.
+
+    .venv/bin/python bench/fetch.py --mirror /work/.mirror/greydanus+mnist1d/repo \
+        --url https://github.com/greydanus/mnist1d --commit 7878d96082abd200c546a07a4101fa90b30fdf7e \
+        --paths mnist1d/,notebooks/models.py,notebooks/train.py
 """
 
 from __future__ import annotations
@@ -90,13 +106,88 @@ def row(name: str, times: list[float], target: str = "", ok: bool | None = None)
             target, status]
 
 
+def objects_mb(root: Path) -> float:
+    """MB of git objects (packs and loose objects) under root: what a fetch received."""
+    return sum(p.stat().st_size for p in root.rglob("*") if p.is_file() and "objects" in p.parts) / 1e6
+
+
+def files_in(tree: Path) -> tuple[int, float]:
+    files = [p for p in tree.rglob("*") if p.is_file() and ".git" not in p.relative_to(tree).parts]
+    return len(files), sum(p.stat().st_size for p in files) / 1e6
+
+
+def real_mirror(args) -> None:
+    """--mirror: a partial fetch of a real repository against a pinned whole-tree fetch and a full clone."""
+    paths = [p for p in args.paths.split(",") if p]
+    with tempfile.TemporaryDirectory(prefix="repro-bench-mirror-") as tmp_name:
+        tmp = Path(tmp_name)
+        config = tmp / "gitconfig"
+        config.write_text(f'[url "{Path(args.mirror).resolve()}"]\n\tinsteadOf = {args.url}\n'
+                          "[uploadpack]\n\tallowFilter = true\n\tallowAnySHA1InWant = true\n"
+                          "[user]\n\tname = Bench\n\temail = bench@example.org\n")
+        os.environ["GIT_CONFIG_GLOBAL"] = str(config)
+        os.environ["GIT_CONFIG_NOSYSTEM"] = "1"
+
+        import git as _gitpython  # noqa: F401  (imported once, outside the timings)
+
+        from repro.errors import FetchError
+        from repro.fetch.repository import fetch_commit
+
+        rows = []
+        for label, wanted in ((f"partial fetch ({len(paths)} paths)", paths), ("pinned fetch (whole tree)", [])):
+            times, received, checked_out = [], 0.0, (0, 0.0)
+            for _ in range(args.repeat):
+                home = Path(tempfile.mkdtemp(prefix="home-", dir=tmp))
+                os.environ["REPRO_HOME"] = str(home)
+                started = time.perf_counter()
+                try:
+                    checkout = fetch_commit(args.url, args.commit, paths=wanted, show_progress=False)
+                except FetchError as exc:
+                    rows.append([label, "failed: " + str(exc).splitlines()[0][:70], "", "", ""])
+                    break
+                times.append(time.perf_counter() - started)
+                received, checked_out = objects_mb(home / "git"), files_in(checkout)
+            if times:
+                rows.append([label, f"{statistics.median(times):.2f}", f"{received:.2f}", checked_out[0],
+                             f"{checked_out[1]:.2f}"])
+        times, received, checked_out = [], 0.0, (0, 0.0)
+        for _ in range(args.repeat):
+            dest = Path(tempfile.mkdtemp(prefix="clone-", dir=tmp)) / "repo"
+            started = time.perf_counter()
+            done = subprocess.run(["git", "clone", "--no-local", "--quiet", args.url, str(dest)],
+                                  capture_output=True, text=True)
+            if done.returncode != 0:
+                reason = done.stderr.strip().splitlines()[0] if done.stderr.strip() else f"exit {done.returncode}"
+                rows.append(["full clone (git clone --no-local)", "failed: " + reason[:70], "", "", ""])
+                break
+            times.append(time.perf_counter() - started)
+            received, checked_out = objects_mb(dest / ".git"), files_in(dest)
+        if times:
+            rows.append(["full clone (git clone --no-local)", f"{statistics.median(times):.2f}", f"{received:.2f}",
+                         checked_out[0], f"{checked_out[1]:.2f}"])
+        print(tabulate(rows, headers=["operation", f"median s (of {args.repeat})", "objects received MB",
+                                      "files", "files MB"], disable_numparse=True))
+        packed = objects_mb(Path(args.mirror))
+        print(f"\nrepository: {args.url} @ {args.commit[:12]}, mirror {packed:.1f} MB of objects; paths: {', '.join(paths)}")
+        print(f"machine: {os.cpu_count()} cores; python {sys.version.split()[0]}; "
+              f"git {git(['--version']).removeprefix('git version ')}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--commits", type=int, default=400)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--blob-kb", type=int, default=16,
                         help="size of the file of random bytes each commit replaces (history ~ commits x this)")
+    parser.add_argument("--mirror", metavar="DIR", help="a real repository's local mirror instead (see above)")
+    parser.add_argument("--url", help="with --mirror: the URL the manifest names (insteadOf maps it to DIR)")
+    parser.add_argument("--commit", help="with --mirror: the pinned commit")
+    parser.add_argument("--paths", default="", help="with --mirror: comma-separated reference.paths")
     args = parser.parse_args()
+    if args.mirror:
+        if not (args.url and args.commit and args.paths):
+            parser.error("--mirror needs --url, --commit and --paths")
+        return real_mirror(args)
 
     with tempfile.TemporaryDirectory(prefix="repro-bench-fetch-") as tmp_name:
         tmp = Path(tmp_name)

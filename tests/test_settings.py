@@ -39,7 +39,7 @@ def test_the_nearest_settings_file_is_used(project):
     (project / "repro.toml").write_text('[run]\nexecutor = "slurm"\njobs = 4\n[slurm]\nmem = "16g"\n')
     found = config_of(inside)
     assert found["file"] == str(project / "repro.toml")  # repro.toml first, and on its own
-    assert found["run"] == {"executor": "slurm", "jobs": 4}
+    assert found["run"] == {"executor": "slurm", "jobs": 4, "threads": None}
     assert found["slurm"]["mem"] == "16G" and found["slurm"]["partition"] is None
     text = run_repro("config", cwd=inside).stdout
     assert f"settings from {project / 'repro.toml'}" in text and "executor:      slurm" in text
@@ -78,6 +78,14 @@ def test_the_command_line_wins_over_the_file(project, tiny_papers, repro_home):
     assert planned_threads("--jobs", "1") == {cores}
     assert planned_threads("--executor", "slurm") == {3}  # a Slurm run's threads are its cores
     assert planned_threads("--executor", "slurm", "--cpus-per-run", "5") == {5}
+    assert planned_threads("--threads", "1") == {1}  # asked for: one thread each, however many cores
+    assert planned_threads("--executor", "slurm", "--threads", "2") == {2}
+
+    (project / "repro.toml").write_text('[run]\njobs = 2\nthreads = 3\n')
+    assert planned_threads() == {3}
+    assert planned_threads("--threads", "1") == {1}
+    refused = run_repro("run", "tiny", "--dry-run", "--threads", "0", cwd=project)
+    assert refused.returncode == 2 and "--threads 0" in refused.stderr and "Traceback" not in refused.stderr
 
 
 @pytest.mark.parametrize("option, value, message", [

@@ -496,6 +496,7 @@ def settings_text(settings) -> str:
         f"settings {where}",
         f"  executor:      {settings.run.executor}",
         f"  jobs:          {settings.run.jobs or 'default (local 1, Slurm as many as fit)'}",
+        f"  threads:       {settings.run.threads or 'default (the cores shared by the runs at once; Slurm cpus_per_run)'}",
     ]
     for name, options in settings.executors.items():
         described = options.describe() if hasattr(options, "describe") else {

@@ -56,3 +56,33 @@ def test_env_overrides_the_thread_cap_and_failures_raise(tmp_path):
         run_script([sys.executable, "-c", script], cwd=tmp_path, parser=parser, threads=2,
                    env={"OMP_NUM_THREADS": "7"})
     assert parser.last == {"omp": 7.0}
+
+
+@pytest.mark.parametrize("printed, value", [
+    ("8.52", 8.52), ("-0.3", -0.3), ("3.6e-02", 0.036), ("1e+03", 1000.0), ("+2", 2.0), (".5", 0.5),
+    ("inf", float("inf")),
+])
+def test_number_reads_every_way_a_number_is_printed(printed, value):
+    from repro.worker import NUMBER
+
+    logged = []
+    parser = OutputParser([rf"mse (?P<mse>{NUMBER}), mae (?P<mae>{NUMBER})"], lambda step, **m: logged.append(m))
+    parser.feed(f"test mse {printed}, mae 0.25")
+    assert parser.last == {"mse": value, "mae": 0.25}
+
+
+def test_nan_is_read_as_nan():
+    from repro.worker import NUMBER
+
+    parser = OutputParser([rf"loss (?P<loss>{NUMBER})"], lambda step, **m: None)
+    parser.feed("step 3 loss nan")
+    assert parser.last["loss"] != parser.last["loss"]
+
+
+def test_a_failed_script_says_the_exception_it_ended_with(tmp_path):
+    script = tmp_path / "train.py"
+    script.write_text("print('epoch 1')\nimport json\njson.loads('{')\n")
+    parser = OutputParser([r"loss (?P<loss>\S+)"], lambda step, **m: None)
+    with pytest.raises(ScriptFailed) as caught:
+        run_script([sys.executable, str(script)], cwd=tmp_path, parser=parser)
+    assert "train.py exited with code 1: json.decoder.JSONDecodeError: Expecting property name" in str(caught.value)
