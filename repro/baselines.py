@@ -74,11 +74,11 @@ def update_command(paper: str, impl: str, profile: str = BASELINE_PROFILE) -> st
 def offline_implementations(paper: Paper) -> list[str]:
     """What CI can run without a network: the re-implementation, and the authors' code once
     its checkout is in the cache. Students' implementations are theirs, not CI's."""
-    from repro.fetch.repository import is_fetched
+    from repro.fetch import reference_is_fetched
 
     found = []
     for impl in paper.implementations():
-        if impl == "reimpl" or (impl == "reference" and is_fetched(paper.reference.repo, paper.reference.commit)):
+        if impl == "reimpl" or (impl == "reference" and reference_is_fetched(paper)):
             found.append(impl)
     return found
 

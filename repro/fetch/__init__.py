@@ -5,6 +5,7 @@ requirements (a per-paper environment) and data files (HTTP).
     requirements.ensure_environment(...)   -> the authors' requirements, installed (None if none missing)
     artifacts.fetch_artifact(artifact)     -> a verified file (or extracted folder)
     fetch_inputs(paper, ...)               -> all three, for a run
+    reference_is_fetched(paper)            -> whether its checkout is in the cache (no git, no network)
 """
 
 from __future__ import annotations
@@ -52,3 +53,10 @@ def fetch_inputs(
         inputs.environment = ensure_environment(paper.id, paper.requirements, show_progress=show_progress)
     inputs.data = {a.name: fetch_artifact(a, seed_dir=seed_dir, show_progress=show_progress) for a in paper.data}
     return inputs
+
+
+def reference_is_fetched(paper: Paper) -> bool:
+    """The checkout of the paper's pinned commit (its paths) is in the cache (not yet verified)."""
+    from repro.fetch.repository import is_fetched
+
+    return is_fetched(paper.reference.repo, paper.reference.commit, paper.reference.paths)

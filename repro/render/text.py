@@ -149,9 +149,9 @@ def plan_table(paper: Paper, specs: list[RunSpec]) -> str:
     table = tabulate(rows, headers=["#", "setting", "seed", "impl", "device", "threads", "config vs defaults"])
     inputs = []
     if needs_reference_code(specs[0].impl):
-        from repro.fetch.repository import is_fetched
+        from repro.fetch import reference_is_fetched
 
-        state = "cached" if is_fetched(paper.reference.repo, paper.reference.commit, paper.reference.paths) else "to be fetched"
+        state = "cached" if reference_is_fetched(paper) else "to be fetched"
         only = f", only {', '.join(paper.reference.paths)}" if paper.reference.paths else ""
         inputs.append(f"reference code: {paper.reference.repo} @ {paper.reference.commit[:12]} ({state}{only})")
         inputs += requirement_lines(paper)
