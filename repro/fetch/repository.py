@@ -376,6 +376,7 @@ def _check_out(repo, url: str, checkout: Path, commit: str, paths: Sequence[str]
     head = clone.git.rev_parse("HEAD")
     if head != commit:
         raise FetchError(f"checked out {head}, expected {commit}; the cache under {repo.git_dir} may be damaged")
+    _share_fetched_objects(git_dir, Path(repo.git_dir))
     if paths and not any(path.is_file() for path in tmp.rglob("*") if ".git" not in path.relative_to(tmp).parts[:1]):
         shutil.rmtree(tmp, ignore_errors=True)
         raise FetchError(f"reference.paths ({', '.join(paths)}) match no file of {url} at {commit[:12]}; "
@@ -386,6 +387,18 @@ def _check_out(repo, url: str, checkout: Path, commit: str, paths: Sequence[str]
     if checkout.exists():  # a refetch, or an unverified leftover of an interrupted fetch
         shutil.rmtree(checkout)
     os.replace(tmp, checkout)
+
+
+def _share_fetched_objects(clone_git_dir: Path, bare_git_dir: Path) -> None:
+    """Move the packs a sparse checkout fetched on demand (its paths' blobs) into the bare
+    cache, which the checkout borrows from: a --refetch, or another set of paths, then needs
+    no network for them."""
+    target = bare_git_dir / "objects" / "pack"
+    target.mkdir(parents=True, exist_ok=True)
+    for pack in (clone_git_dir / "objects" / "pack").glob("pack-*.pack"):
+        # .idx after .pack, so the bare repository never sees an index without its pack
+        for part in sorted(pack.parent.glob(pack.stem + ".*"), key=lambda f: f.suffix == ".idx"):
+            os.replace(part, target / part.name)
 
 
 def _progress(url: str, commit: str, show: bool, partial: bool = False):

@@ -702,6 +702,11 @@ def test_a_partial_fetch_gets_only_the_paths_the_adapter_needs(gitconfig, repro_
     with pytest.raises(CheckoutChanged, match="src/model.py"):
         fetch_commit(URL, commit, paths=["src/"], show_progress=False)
 
+    gitconfig.write(target=f"file://{repro_home}/gone")  # offline: the blobs it fetched are in the cache
+    path = fetch_commit(URL, commit, paths=["src/"], show_progress=False, refetch=True)
+    assert (path / "src" / "model.py").read_text() == "LAYERS = 3\n"
+    assert _git("status", "--porcelain", cwd=path) == ""
+
 
 def test_paths_that_match_nothing_are_an_error(gitconfig, repro_home, incomplete_mirror):
     serve_mirror(gitconfig, incomplete_mirror["mirror"])
