@@ -100,7 +100,21 @@ def ensure_environment(paper_id: str, requirements: list[str], *, show_progress:
     with file_lock(lock, waiting_message=f"waiting for another repro process building {env.folder} ..."):
         if not env.ready:
             _build(env, requirements, show_progress)
+            if show_progress:
+                _mention_older_environments(paper_id, env)
     return env
+
+
+def _mention_older_environments(paper_id: str, current: PaperEnvironment) -> None:
+    """After a build: the paper's environments of earlier requirements are not deleted (another
+    checkout of the catalog may still use them), but the user hears that they are there."""
+    older = [folder for folder in current.folder.parent.glob(f"{paper_id}-*")
+             if folder.is_dir() and folder != current.folder and (folder / MARKER).is_file()]
+    if older:
+        size = sum(f.stat().st_size for folder in older for f in folder.rglob("*") if f.is_file()) / 1e6
+        print(f"note: {len(older)} environment(s) of {paper_id} for earlier requirements ({size:.0f} MB) are not "
+              f"used by its manifest now; delete them if no other checkout needs them: "
+              + " ".join(str(folder) for folder in older), file=sys.stderr, flush=True)
 
 
 def _build(env: PaperEnvironment, requirements: list[str], show_progress: bool) -> None:

@@ -169,3 +169,16 @@ def test_bad_requirements_are_manifest_errors(needy, requirement, reason):
     result = run_repro("show", "needy")
     assert result.returncode == 2
     assert "requirements" in result.stderr and reason in result.stderr and "Traceback" not in result.stderr
+
+
+def test_changed_requirements_build_a_new_environment_and_mention_the_old(needy, repro_home):
+    assert run_repro("fetch", "needy").returncode == 0
+    make_wheel(needy["wheels"], "reprotoypkg", "1.1", "VALUE = 43\n")
+    manifest = needy["paper"] / "paper.yaml"
+    manifest.write_text(needy["manifest"].replace("reprotoypkg==1.0", "reprotoypkg==1.1"))
+    fetched = run_repro("fetch", "needy", "--json")
+    assert fetched.returncode == 0, fetched.stderr
+    assert "1 environment(s) of needy for earlier requirements" in fetched.stderr
+    assert len(list((repro_home / "envs").glob("needy-*/repro-env.json"))) == 2  # the old one is not deleted
+    result = run_repro("run", "needy", "--impl", "reference", "--json")
+    assert json.loads(result.stdout)["claims"][0]["values"] == [43.0]
