@@ -138,6 +138,31 @@ def shared_data(monkeypatch) -> Path:
     return SHARED_DATA
 
 
+def git(*args: str, cwd: Path) -> str:
+    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout.strip()
+
+
+def commit_files(repository: Path, files: dict[str, str], message: str = "release") -> str:
+    """Write `files` (path -> text) into a git repository (made if new), commit them, return the SHA."""
+    if not (repository / ".git").is_dir():
+        repository.mkdir(parents=True, exist_ok=True)
+        git("init", "-q", cwd=repository)
+    for name, text in files.items():
+        (repository / name).parent.mkdir(parents=True, exist_ok=True)
+        (repository / name).write_text(text)
+    git("add", ".", cwd=repository)
+    git("-c", "user.name=A", "-c", "user.email=a@a", "commit", "-qm", message, cwd=repository)
+    return git("rev-parse", "HEAD", cwd=repository)
+
+
+def reach_through_insteadof(monkeypatch, gitconfig: Path, repository: Path, url: str) -> None:
+    """git (and so repro) reaches `url` at the local `repository`, as a mirror would be reached:
+    a GIT_CONFIG_GLOBAL of this test's own with `url.<file-url>.insteadOf <url>`."""
+    gitconfig.write_text(f'[url "file://{repository}"]\n\tinsteadOf = {url}\n')
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(gitconfig))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+
+
 def fetch_or_skip(paper_id: str) -> None:
     """`repro fetch PAPER` (its pinned commit and data), or skip the test with the reason:
     the authors' code is reachable only with a network or a mirror (git's insteadOf)."""

@@ -11,14 +11,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import subprocess
 import textwrap
 import zipfile
 from pathlib import Path
 
 import pytest
 
-from conftest import run_repro
+from conftest import commit_files, reach_through_insteadof, run_repro
 
 URL = "https://example.org/authors/needs-a-package"
 
@@ -64,23 +63,12 @@ def make_wheel(folder: Path, name: str, version: str, source: str) -> Path:
     return wheel
 
 
-def git(*args: str, cwd: Path) -> str:
-    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout.strip()
-
-
 @pytest.fixture
 def needy(tmp_path, monkeypatch, repro_home):
     """A paper whose authors' code imports reprotoypkg, and a wheelhouse that has it."""
     authors = tmp_path / "authors"
-    authors.mkdir()
-    git("init", "-q", cwd=authors)
-    (authors / "train.py").write_text(TRAIN_SCRIPT)
-    git("add", ".", cwd=authors)
-    git("-c", "user.name=A", "-c", "user.email=a@a", "commit", "-qm", "release", cwd=authors)
-    gitconfig = tmp_path / "gitconfig"
-    gitconfig.write_text(f'[url "file://{authors}"]\n\tinsteadOf = {URL}\n')
-    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(gitconfig))
-    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    commit = commit_files(authors, {"train.py": TRAIN_SCRIPT})
+    reach_through_insteadof(monkeypatch, tmp_path / "gitconfig", authors, URL)
 
     wheels = tmp_path / "wheels"
     wheels.mkdir()
@@ -97,7 +85,7 @@ def needy(tmp_path, monkeypatch, repro_home):
         authors: [A. Author]
         year: 2024
         venue: Tests
-        reference: {{repo: "{URL}", commit: {git("rev-parse", "HEAD", cwd=authors)}}}
+        reference: {{repo: "{URL}", commit: {commit}}}
         requirements: [reprotoypkg==1.0, scipy]
         config: {{style: script}}
         profiles:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import subprocess
 import textwrap
 import threading
 from functools import partial
@@ -19,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_repro
+from conftest import commit_files, git, reach_through_insteadof, run_repro
 
 URL = "https://example.org/authors/toy"
 
@@ -75,28 +74,14 @@ def run(cfg, ctx):
 WORDS = " ".join(["word"] * 9) + "\n"  # 9 words: the script reports accuracy 0.90
 
 
-def git(*args: str, cwd: Path) -> str:
-    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout.strip()
-
-
 @pytest.fixture
 def toy(tmp_path, monkeypatch, repro_home):
     """The authors' repository, a data server, and a paper folder pointing at both."""
     authors = tmp_path / "authors"
-    authors.mkdir()
-    git("init", "-q", cwd=authors)
-    (authors / "train.py").write_text(TRAIN_SCRIPT)
-    (authors / "authors.py").write_text(AUTHORS_MODULE)
-    git("add", ".", cwd=authors)
-    git("-c", "user.name=A", "-c", "user.email=a@a", "commit", "-qm", "release", cwd=authors)
-    commit = git("rev-parse", "HEAD", cwd=authors)
-    (authors / "train.py").write_text("raise SystemExit('a later commit broke everything')\n")
-    git("-c", "user.name=A", "-c", "user.email=a@a", "commit", "-qam", "later", cwd=authors)
-
+    commit = commit_files(authors, {"train.py": TRAIN_SCRIPT, "authors.py": AUTHORS_MODULE})
+    commit_files(authors, {"train.py": "raise SystemExit('a later commit broke everything')\n"}, "later")
     gitconfig = tmp_path / "gitconfig"
-    gitconfig.write_text(f'[url "file://{authors}"]\n\tinsteadOf = {URL}\n')
-    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(gitconfig))
-    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    reach_through_insteadof(monkeypatch, gitconfig, authors, URL)
 
     served = tmp_path / "served"
     served.mkdir()
