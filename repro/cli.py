@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
+import threading
 
 from repro import __version__
 from repro.commands import EPILOG, command, command_names
-from repro.errors import Interrupted, ManifestError, ReproError
+from repro.errors import Interrupted, ManifestError, ReproError, Stopped, signal_name
 
 
 def build_parser(chosen: str | None = None) -> argparse.ArgumentParser:
@@ -44,6 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
+    previous = _stop_on_terminating_signals()
     try:
         return command(args.command).handle(args)
     except ManifestError as exc:
@@ -57,9 +60,25 @@ def main(argv: list[str] | None = None) -> int:
     except ReproError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:  # before any run started (a batch turns it into Interrupted)
+        signum = getattr(exc, "signum", signal.SIGINT)
+        print(f"interrupted by {signal_name(signum)}", file=sys.stderr)
+        return 128 + signum
     except BrokenPipeError:  # `repro show PAPER | head`: the reader left early, which is not an error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit's flush
         return 0
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _stop_on_terminating_signals() -> dict:
+    """SIGTERM and SIGHUP stop a command the way Ctrl-C does (a Stopped exception, so that what
+    cleans up after Ctrl-C runs), and it exits 143 or 129. Returns the handlers it replaced."""
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+
+    def stop(signum, frame):
+        raise Stopped(signum)
+
+    return {signum: signal.signal(signum, stop) for signum in (signal.SIGTERM, signal.SIGHUP)}

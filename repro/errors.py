@@ -19,7 +19,11 @@ escapes is a bug in repro and keeps its traceback.
     │   └── RequirementsError (3)       the authors' requirements could not be installed
     ├── DataError (3)                   a data file could not be had: every mirror failed or served wrong bytes
     │   └── UnsafeArchive (3)           an archive member would land outside its folder
-    └── Interrupted (130)               Ctrl-C: the unfinished runs were stopped and recorded as interrupted
+    └── Interrupted (130, 143, 129)     Ctrl-C, SIGTERM or SIGHUP: the unfinished runs were stopped and
+                                        recorded as interrupted; the exit code is 128 + the signal's number
+
+    Stopped (a KeyboardInterrupt)       not a ReproError: a signal that stops the harness (SIGINT,
+                                        SIGTERM, SIGHUP), raised where the harness can stop cleanly
 """
 
 from __future__ import annotations
@@ -99,13 +103,32 @@ class UnsafeArchive(DataError):
     """An archive member would land outside the target folder (or is a link or device)."""
 
 
+class Stopped(KeyboardInterrupt):
+    """A signal asked the harness to stop: Ctrl-C (SIGINT), SIGTERM (`timeout`, systemd, a
+    scheduler) or SIGHUP (the terminal or ssh session closed). A KeyboardInterrupt, so that
+    everything that cleans up after Ctrl-C cleans up after the others too."""
+
+    def __init__(self, signum: int = 2):
+        self.signum = signum
+        super().__init__(signal_name(signum))
+
+
+def signal_name(signum: int) -> str:
+    import signal
+
+    return "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
+
+
 class Interrupted(ReproError):
-    """Ctrl-C: the running workers were stopped and recorded as interrupted (`records`)."""
+    """Ctrl-C, SIGTERM or SIGHUP: the running workers were stopped and recorded as interrupted
+    (`records`); the exit code is the shell's for that signal, 128 + its number."""
 
     exit_code = 130
 
-    def __init__(self, records: list):
+    def __init__(self, records: list, signum: int = 2):
         self.records = records  # repro.records.Record
-        lines = [f"interrupted: {len(records)} unfinished run(s) stopped and recorded as interrupted"]
+        self.signum = signum
+        self.exit_code = 128 + signum
+        lines = [f"interrupted by {signal_name(signum)}: {len(records)} unfinished run(s) stopped and recorded as interrupted"]
         lines += [f"  {record.run_id}: log {record.log_path}" for record in records]
         super().__init__("\n".join(lines))

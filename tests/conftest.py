@@ -62,6 +62,11 @@ def run(cfg, ctx):
     if cfg["mode"] == "sleep":
         print("sleeping", flush=True)
         time.sleep(300)
+    if cfg["mode"] == "sleep_with_a_child":  # like an adapter whose authors' script is running
+        import subprocess
+        subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"])
+        print("sleeping", flush=True)
+        time.sleep(300)
     if cfg["mode"] == "bad_return":
         return {"score": "high"}
     if cfg["mode"] == "print":

@@ -31,7 +31,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from typing import ClassVar
 
-from repro.errors import Interrupted
+from repro.errors import Interrupted, Stopped, signal_name
 from repro.paths import runs_dir
 from repro.plan import RunSpec
 from repro.records import (
@@ -74,16 +74,16 @@ class Executor(ABC):
         with Batch(progress) as batch:
             try:
                 return self.run_batch(specs, jobs, batch, expected_seconds)
-            except BaseException as exc:  # Ctrl-C, or a bug in the harness: never leave runs behind
+            except BaseException as exc:  # Ctrl-C, a signal, or a bug in the harness: never leave runs behind
                 stopped = self.stop_unfinished(batch, why_stopped(exc))
                 if isinstance(exc, KeyboardInterrupt):
-                    raise Interrupted(stopped) from None
+                    raise Interrupted(stopped, getattr(exc, "signum", signal.SIGINT)) from None
                 raise
 
     @abstractmethod
     def run_batch(self, specs: list[RunSpec], jobs: int | None, batch: Batch,
                   expected_seconds: float | None) -> list[Record]:
-        """Start the runs, wait for them (checking batch.ctrl_c), pass each finished record
+        """Start the runs, wait for them (checking batch.stop), pass each finished record
         through batch.finished; return the records in plan order."""
 
     @abstractmethod
@@ -188,13 +188,13 @@ def worker_environment(threads: int, numerics_env: dict[str, str] | None = None,
 
 
 class Batch:
-    """What every executor's wait loop shares: Ctrl-C as a flag, each finished run shown and its
-    curves plotted (in a background thread, while the next runs train), and on the way out,
-    however it goes, the plots finished and the display closed."""
+    """What every executor's wait loop shares: the stopping signals as a flag, each finished run
+    shown and its curves plotted (in a background thread, while the next runs train), and on the
+    way out, however it goes, the plots finished and the display closed."""
 
     def __init__(self, progress: Progress):
         self.progress = progress
-        self.ctrl_c = CtrlCFlag()
+        self.stop = StopSignals()
         self.plotter = ThreadPoolExecutor(max_workers=1)
 
     def finished(self, run: RunFolder, record: Record) -> Record:
@@ -206,41 +206,53 @@ class Batch:
         return self
 
     def __exit__(self, *exc_info) -> None:
-        self.ctrl_c.restore()
+        self.stop.restore()
         self.plotter.shutdown(wait=True)
         self.progress.close()
 
 
-class CtrlCFlag:
-    """Ctrl-C as a flag the loop checks between steps, not an exception that may land inside
-    multiprocessing's own reads and locks (where it can leave them half done)."""
+STOPPING_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+class StopSignals:
+    """Ctrl-C, SIGTERM and SIGHUP as a flag the loop checks between steps, not an exception that
+    may land inside multiprocessing's own reads and locks (where it can leave them half done).
+    The first one received decides the exit code (130, 143, 129)."""
 
     def __init__(self):
-        self.pressed = False
-        self.previous = None
+        self.signum: int | None = None
+        self.previous = {}
         if threading.current_thread() is threading.main_thread():
-            self.previous = signal.signal(signal.SIGINT, self._press)
+            for signum in STOPPING_SIGNALS:
+                self.previous[signum] = signal.signal(signum, self._receive)
 
-    def _press(self, signum, frame) -> None:
-        self.pressed = True
+    @property
+    def pressed(self) -> bool:
+        return self.signum is not None
+
+    def _receive(self, signum, frame) -> None:
+        if self.signum is None:
+            self.signum = signum
 
     def check(self) -> None:
-        if self.pressed:
-            raise KeyboardInterrupt
+        if self.signum is not None:
+            raise Stopped(self.signum)
 
     def sleep(self, seconds: float) -> None:
-        """Wait `seconds`, or less if Ctrl-C is pressed meanwhile."""
+        """Wait `seconds`, or less if a stopping signal comes meanwhile."""
         deadline = time.time() + seconds
         while time.time() < deadline and not self.pressed:
             time.sleep(min(0.1, seconds))
 
     def restore(self) -> None:
-        if self.previous is not None:
-            signal.signal(signal.SIGINT, self.previous)
+        for signum, handler in self.previous.items():
+            signal.signal(signum, handler)
 
 
 def why_stopped(exc: BaseException) -> str:
-    return "Ctrl-C" if isinstance(exc, KeyboardInterrupt) else f"an error in the harness ({exc!r})"
+    if isinstance(exc, KeyboardInterrupt):
+        return signal_name(getattr(exc, "signum", signal.SIGINT))
+    return f"an error in the harness ({exc!r})"
 
 
 def plot_quietly(record: Record, path) -> None:

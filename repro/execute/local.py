@@ -13,9 +13,11 @@ import os
 import shutil
 import signal
 import subprocess
+import threading
 import time
+from contextlib import contextmanager
 
-from repro.execute.base import Batch, Executor, RunFolder, worker_environment
+from repro.execute.base import STOPPING_SIGNALS, Batch, Executor, RunFolder, worker_environment
 from repro.plan import RunSpec
 from repro.records import Record, read_json, save_record
 from repro.worker.process import forked_fingerprint, forked_main
@@ -31,6 +33,7 @@ class _Worker(RunFolder):
         super().__init__(index, spec)
         self.gpu = gpu  # the one GPU this worker sees, where there are several
         self.process = None  # a multiprocessing Process, once started
+        self.oom_kills_before: int | None = None
 
     def start(self, context) -> None:
         self.prepare()
@@ -38,6 +41,7 @@ class _Worker(RunFolder):
             target=forked_main, args=(str(self.dir), str(self.log_path), {**os.environ, **self.worker_env(self.gpu)}),
             name=self.spec.run_id,
         )
+        self.oom_kills_before = oom_kills()
         self.process.start()
         save_record(self.record("running", **self._local_fields()))
 
@@ -61,9 +65,7 @@ class _Worker(RunFolder):
         if self.stop_reason is not None:
             status, message = self.stop_reason, self.stop_message
         elif code is not None and code < 0:
-            name = signal.Signals(-code).name
-            hint = " (out of memory? see the log and `dmesg`)" if name == "SIGKILL" else ""
-            status, message = "killed", f"worker killed by {name}{hint}"
+            status, message = "killed", killed_by(signal.Signals(-code), self.oom_kills_before, oom_kills())
         elif code != 0 and status == "ok":
             status, message = "crashed", f"worker exited with code {code} after writing its result"
         elif status == "crashed" and message is None:
@@ -73,7 +75,8 @@ class _Worker(RunFolder):
         return record
 
     def _local_fields(self) -> dict:
-        return {"worker_pid": self.process.pid if self.process else None, "gpu": self.gpu}
+        return {"worker_pid": self.process.pid if self.process else None, "gpu": self.gpu,
+                "harness_pid": os.getpid()}
 
 
 def probe_fingerprint(threads: int = 1, numerics_env: dict[str, str] | None = None) -> dict | None:
@@ -99,10 +102,30 @@ def worker_context():
     do; each run still gets its own process, and torch's thread pool starts in the child.
     """
     import multiprocessing
+    from multiprocessing import forkserver
 
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["torch", "torch._inductor.config", "numpy", "repro.worker.process"])
+    # Started now, with the stopping signals ignored (an ignored signal stays ignored across
+    # exec): it shares the terminal's process group, and a Ctrl-C or a closed terminal during
+    # its torch import would kill it, leaving the harness an EOFError. It still exits when the
+    # harness does; workers forked from it take the signals back (die_with_the_harness).
+    with _ignoring(STOPPING_SIGNALS):
+        forkserver.ensure_running()
     return context
+
+
+@contextmanager
+def _ignoring(signals):
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {signum: signal.signal(signum, signal.SIG_IGN) for signum in signals}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 class LocalExecutor(Executor):
@@ -128,7 +151,7 @@ class LocalExecutor(Executor):
         records: dict[int, Record] = {}
         progress = batch.progress
         while pending or self.running:
-            batch.ctrl_c.check()
+            batch.stop.check()
             while pending and len(self.running) < jobs:
                 worker = _Worker(*pending.pop(0), gpu=least_busy_gpu(gpus, self.running))
                 self.running.append(worker)  # first, so that Ctrl-C during start still stops it
@@ -150,10 +173,53 @@ class LocalExecutor(Executor):
         stopped = []
         for worker in self.running:
             if worker.process is None or worker.process.pid is None:
-                continue  # stopped before it started: nothing ran, nothing to record
+                if worker.dir.is_dir():  # prepared, never started: say so rather than leave a bare spec.json
+                    record = worker.final_record("interrupted", f"stopped by {why} before its worker started",
+                                                 None, **worker._local_fields())
+                    save_record(record)
+                    stopped.append(batch.finished(worker, record))
+                continue
             worker.stop("interrupted", f"stopped by {why}")
             stopped.append(batch.finished(worker, worker.finish()))
         return stopped
+
+
+def killed_by(sig: signal.Signals, oom_before: int | None, oom_after: int | None) -> str:
+    """What is known about a worker killed by a signal repro did not send."""
+    if sig != signal.SIGKILL:
+        return f"worker killed by {sig.name}, sent from outside repro"
+    if oom_before is not None and oom_after is not None:
+        if oom_after > oom_before:
+            return "worker killed by SIGKILL: the kernel's OOM killer killed a process meanwhile, so out of memory (`dmesg` says which)"
+        return "worker killed by SIGKILL, not by the OOM killer (its count did not move): a kill -9 from outside repro?"
+    return "worker killed by SIGKILL from outside repro: a kill -9, or the kernel out of memory (`dmesg` says)"
+
+
+def oom_kills() -> int | None:
+    """How many processes the OOM killer has killed in this process's memory cgroup (v2's
+    memory.events, v1's memory.oom_control), or None where no counter can be read."""
+    from pathlib import Path
+
+    candidates = []
+    try:
+        for line in Path("/proc/self/cgroup").read_text().splitlines():
+            _, controllers, path = line.split(":", 2)
+            if controllers == "":
+                candidates.append(Path("/sys/fs/cgroup") / path.lstrip("/") / "memory.events")
+            elif "memory" in controllers.split(","):
+                candidates.append(Path("/sys/fs/cgroup/memory") / path.lstrip("/") / "memory.oom_control")
+    except (OSError, ValueError):
+        pass
+    candidates += [Path("/sys/fs/cgroup/memory.events"), Path("/sys/fs/cgroup/memory/memory.oom_control")]
+    for candidate in candidates:
+        try:
+            for line in candidate.read_text().splitlines():
+                key, _, value = line.partition(" ")
+                if key == "oom_kill":
+                    return int(value)
+        except (OSError, ValueError):
+            continue
+    return None
 
 
 def visible_gpus() -> list[str]:

@@ -227,7 +227,7 @@ class SlurmExecutor(Executor):
         progress, waiting = batch.progress, self.waiting
         records: dict[int, Record] = {}
         while waiting:
-            batch.ctrl_c.check()
+            batch.stop.check()
             states = array_states(self.array_id, [task.job_id for task in waiting])
             for task in list(waiting):
                 slurm = states[task.job_id]
@@ -252,7 +252,7 @@ class SlurmExecutor(Executor):
             progress.states(f"Slurm job {self.array_id}: " + _state_counts(tasks, waiting),
                             done=len(tasks) - len(waiting))
             if waiting:
-                batch.ctrl_c.sleep(POLL_SECONDS)
+                batch.stop.sleep(POLL_SECONDS)
         return [records[i] for i in sorted(records)]
 
     def stop_unfinished(self, batch: Batch, why: str) -> list[Record]:

@@ -145,9 +145,70 @@ def forked_main(run_dir: str, log_path: str, env: dict[str, str]) -> None:
     """
     os.environ.clear()
     os.setsid()
+    die_with_the_harness(Path(run_dir))
     sys.stdout.reconfigure(line_buffering=True)
     sys.stderr.reconfigure(line_buffering=True)
     sys.exit(run_here(run_dir, log_path, env))
+
+
+def die_with_the_harness(run_dir: Path) -> None:
+    """Tie this worker's life to the harness's, though it left the harness's process group.
+
+    The worker's parent is the forkserver, which exits when the harness does (even on kill -9:
+    its pipe to the harness closes). Linux's parent-death signal turns that exit into a SIGTERM
+    here; the handler tells it from the harness's own SIGTERM (sent to stop this run, which then
+    records it) by the parent being gone, records the run as interrupted itself, and takes its
+    process group (the authors' scripts too) down with it. The forkserver ignores the stopping
+    signals (local.worker_context); a worker gets the usual ones back.
+    """
+    import ctypes
+    import signal
+
+    parent = os.getppid()
+    # multiprocessing hands every forked child the write end of the forkserver's "alive" pipe,
+    # and the forkserver exits only once every copy is closed: closed here, it exits with the
+    # harness however the harness ends, and this worker hears of it (the parent-death signal).
+    from multiprocessing import forkserver
+
+    alive_fd = getattr(forkserver._forkserver, "_forkserver_alive_fd", None)
+    if alive_fd is not None:
+        os.close(alive_fd)
+        forkserver._forkserver._forkserver_alive_fd = None
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
+
+    def on_sigterm(signum=None, frame=None):
+        if os.getppid() != parent:
+            _record_orphaned(run_dir)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.killpg(os.getpgrp(), signal.SIGTERM)  # this worker and whatever it started
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: the harness's own stop still works
+        return
+    if os.getppid() != parent:  # the parent died before the signal was armed
+        on_sigterm()
+
+
+def _record_orphaned(run_dir: Path) -> None:
+    """The harness is gone: say so in run.json, which it would otherwise leave at 'running'."""
+    from dataclasses import replace
+
+    from repro.execute.base import iso_time
+    from repro.records import Record
+
+    data = read_json(run_dir / "run.json")
+    if not data or data.get("status") not in ("queued", "running"):
+        return
+    record = Record.from_dict(data)
+    now = time.time()
+    harness = record.details.get("harness_pid") or "its parent"
+    record = replace(record, status="interrupted", finished=iso_time(now),
+                     error=f"the harness ({harness}) ended while this run was going (killed, or its terminal "
+                           "closed); the worker stopped with it")
+    write_json_atomic(run_dir / "run.json", record.to_dict())
 
 
 def forked_fingerprint(path: str, threads: int, env: dict[str, str]) -> None:

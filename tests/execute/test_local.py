@@ -7,6 +7,8 @@ import os
 import signal
 import subprocess
 import time
+
+import pytest
 from pathlib import Path
 
 from conftest import repro_cmd, run_repro
@@ -149,25 +151,91 @@ def test_ctrl_c_stops_workers_and_records_them(tiny_papers, repro_home):
     assert record["run_id"] in {r["run_id"] for r in records}
 
 
-def test_harness_killed_leaves_a_lost_record(tiny_papers, repro_home):
+def processes_in_group(pgid: int) -> list[int]:
+    """The live processes of a process group (a worker's: itself and what it started)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":  # fields: state, ppid, pgrp, ...
+            found.append(int(stat.parent.name))
+    return found
+
+
+def wait_until_gone(pgid: int, seconds: float = 15) -> list[int]:
+    deadline = time.time() + seconds
+    while (alive := processes_in_group(pgid)) and time.time() < deadline:
+        time.sleep(0.1)
+    return alive
+
+
+@pytest.mark.parametrize("sig, code", [(signal.SIGTERM, 143), (signal.SIGHUP, 129), (signal.SIGINT, 130)])
+def test_a_stopping_signal_stops_the_workers_records_them_and_exits_like_the_shell(tiny_papers, repro_home, sig, code):
     harness = subprocess.Popen(
-        repro_cmd("run", "tiny", "--set", "mode=sleep", "--claims", "a_score"),
+        repro_cmd("run", "tiny", "--set", "mode=sleep_with_a_child", "--seeds", "2", "--jobs", "2"),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    record = wait_for_running_record(repro_home)
+    harness.send_signal(sig)
+    _, stderr = harness.communicate(timeout=60)
+    assert harness.returncode == code, stderr
+    name = "Ctrl-C" if sig == signal.SIGINT else sig.name
+    assert f"interrupted by {name}" in stderr and "Traceback" not in stderr
+    records = records_of(repro_home)
+    assert records and {r["status"] for r in records} == {"interrupted"}
+    assert all(f"stopped by {name}" in r["error"] for r in records)
+    for r in records:
+        assert wait_until_gone(r["worker_pid"]) == [], f"processes of run {r['run_id']} outlived the harness"
+    assert record["run_id"] in {r["run_id"] for r in records}
+    assert run_repro("run", "tiny", "--claims", "a_score").returncode == 0  # a rerun works
+
+
+def test_a_harness_killed_with_sigkill_takes_its_workers_with_it(tiny_papers, repro_home):
+    harness = subprocess.Popen(
+        repro_cmd("run", "tiny", "--set", "mode=sleep_with_a_child", "--claims", "a_score"),
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     record = wait_for_running_record(repro_home)
     harness.kill()
     harness.wait()
-    os.kill(record["worker_pid"], signal.SIGKILL)  # the orphaned worker dies later
-    deadline = time.time() + 10
-    while time.time() < deadline:
-        try:
-            os.kill(record["worker_pid"], 0)
-            time.sleep(0.1)
-        except ProcessLookupError:
-            break
-    listing = run_repro("runs", "tiny", "--json")
-    (summary,) = json.loads(listing.stdout)
-    assert summary["status"] == "lost"
+    assert wait_until_gone(record["worker_pid"]) == []  # the worker and the script it started
+    (after,) = records_of(repro_home)
+    assert after["status"] == "interrupted"
+    assert "the harness" in after["error"] and "ended while this run was going" in after["error"]
+    (summary,) = json.loads(run_repro("runs", "tiny", "--json").stdout)
+    assert summary["status"] == "interrupted"
+    assert run_repro("run", "tiny", "--claims", "a_score").returncode == 0
+
+
+@pytest.mark.parametrize("delay", [0.3, 1.0])
+def test_ctrl_c_during_start_up_is_a_clean_130(tiny_papers, repro_home, delay):
+    """While the forkserver imports torch: one line, exit 130, no traceback, no bare run folder."""
+    harness = subprocess.Popen(repro_cmd("run", "tiny", "--seeds", "2"), stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    time.sleep(delay)
+    harness.send_signal(signal.SIGINT)
+    _, stderr = harness.communicate(timeout=60)
+    if harness.returncode == 0:
+        pytest.skip(f"the runs finished within {delay} s, before the signal")
+    assert harness.returncode == 130, stderr
+    assert "Traceback" not in stderr and "EOFError" not in stderr and "interrupted" in stderr
+    runs = repro_home / "runs"
+    folders = list(runs.iterdir()) if runs.is_dir() else []
+    assert all((folder / "run.json").is_file() for folder in folders), "a run folder without its record"
+    assert all(json.loads((f / "run.json").read_text())["status"] in ("interrupted", "ok") for f in folders)
+
+
+def test_a_worker_killed_from_outside_is_not_said_to_be_out_of_memory(tiny_papers, repro_home):
+    harness = subprocess.Popen(repro_cmd("run", "tiny", "--set", "mode=sleep", "--claims", "a_score"),
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    record = wait_for_running_record(repro_home)
+    os.kill(record["worker_pid"], signal.SIGKILL)
+    harness.communicate(timeout=60)
+    (record,) = records_of(repro_home)
+    assert record["status"] == "killed" and "SIGKILL" in record["error"]
+    assert "so out of memory" not in record["error"]  # the OOM killer's count did not move
 
 
 def test_secrets_in_the_environment_never_reach_a_record(tiny_papers, repro_home, monkeypatch):
