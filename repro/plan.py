@@ -6,6 +6,7 @@ setting <- the user's --set values. Claims that share a setting share its runs.
 
 from __future__ import annotations
 
+import math
 import os
 import secrets
 import time
@@ -58,18 +59,37 @@ class RunSpec:
         return cls(**values)
 
 
+MAX_SEEDS = 10_000  # runs of one `repro run`: far beyond any protocol, far below a MemoryError
+MAX_SEED = 2**32 - 1  # what numpy's seeding takes
+
+
 def parse_seeds(text: str) -> list[int]:
     """'3' -> [0, 1, 2]; '0,1,2' or '5' with a comma ('5,') -> exactly those seeds."""
+    shown = text if len(text) <= 40 else text[:37] + "..."
     try:
         if "," in text:
-            seeds = [int(part) for part in text.split(",") if part.strip()]
+            parts = [part for part in text.split(",") if part.strip()]
+            if len(parts) > MAX_SEEDS:
+                raise UsageError(f"--seeds {shown!r}: more than {MAX_SEEDS} seeds")
+            seeds = [int(part) for part in parts]
         else:
-            seeds = list(range(int(text)))
+            count = int(text)
+            if count > MAX_SEEDS:
+                raise UsageError(f"--seeds {shown!r}: at most {MAX_SEEDS} seeds in one run")
+            seeds = list(range(count))
     except ValueError:
-        raise UsageError(f"--seeds {text!r}: give a count (3) or a comma-separated list (0,1,2)") from None
-    if not seeds or any(seed < 0 for seed in seeds) or len(set(seeds)) != len(seeds):
-        raise UsageError(f"--seeds {text!r}: need at least one seed, all distinct and non-negative")
+        raise UsageError(f"--seeds {shown!r}: give a count (3) or a comma-separated list (0,1,2)") from None
+    if not seeds or any(seed < 0 or seed > MAX_SEED for seed in seeds) or len(set(seeds)) != len(seeds):
+        raise UsageError(f"--seeds {shown!r}: need at least one seed, all distinct, from 0 to {MAX_SEED}")
     return seeds
+
+
+def parse_claim_ids(text: str) -> list[str]:
+    """--claims 'a, b' -> ['a', 'b']; an empty list is a mistake, not 'all'."""
+    ids = [part.strip() for part in text.split(",") if part.strip()]
+    if not ids:
+        raise UsageError(f"--claims {text!r}: name at least one claim id (leave --claims out for the profile's)")
+    return ids
 
 
 def parse_overrides(pairs: list[str], paper: Paper) -> dict[str, ConfigValue]:
@@ -106,6 +126,8 @@ def _typed_like(key: str, value: object, default: ConfigValue) -> ConfigValue:
             return value
     elif isinstance(default, float):
         if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if not math.isfinite(value):
+                raise UsageError(f"--set {key}={value!r}: a finite number, like the default {default!r}")
             return float(value)
     elif isinstance(default, str):
         return str(value)
@@ -168,7 +190,7 @@ def plan_runs(
         raise UsageError(f"--device {device!r}: choose cpu, cuda or auto")
     if jobs < 1:
         raise UsageError("--jobs must be at least 1")
-    if timeout_s is not None and timeout_s <= 0:
+    if timeout_s is not None and not (math.isfinite(timeout_s) and timeout_s > 0):
         raise UsageError("--timeout must be a positive number of seconds")
     impl_name, impl_path = resolve_impl(paper, impl)
     chosen = paper.profiles[profile]

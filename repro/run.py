@@ -91,4 +91,7 @@ def plan_for(paper: Paper, *, runner=None, jobs: int | None = 1, threads: int | 
     """plan_runs, with the executor's say in the threads: on Slurm each run gets --cpus-per-run
     cores and as many torch threads; locally the cores are shared by the `jobs` at once."""
     threads = threads or (runner.threads_per_run() if runner is not None else None)
-    return plan_runs(paper, jobs=jobs or 1, threads=threads, **options)
+    specs = plan_runs(paper, jobs=jobs or 1, threads=threads, **options)
+    if runner is not None:
+        runner.check(specs)
+    return specs

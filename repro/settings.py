@@ -65,11 +65,16 @@ class Settings(BaseModel):
         """
         given = {key: value for key, value in command_line.items() if value is not None}
         run = {key: given.pop(key) for key in RunSettings.model_fields if key in given}
+        chosen = run.get("executor", self.run.executor)
         try:
             executors = {}
             for name, options in self.executors.items():
                 fields = {field.alias or key for key, field in type(options).model_fields.items()}
                 mine = {key: value for key, value in given.items() if key in fields}
+                if mine and name != chosen:
+                    flags = ", ".join("--" + key.replace("_", "-") for key in mine)
+                    raise UsageError(f"{flags}: for --executor {name}, but the runs go to {chosen}; "
+                                     f"add --executor {name}, or leave {flags} out")
                 executors[name] = type(options).model_validate({**options.model_dump(by_alias=True), **mine})
             return Settings(run=RunSettings.model_validate({**self.run.model_dump(), **run}),
                             executors=executors, source=self.source)

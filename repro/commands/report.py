@@ -19,8 +19,12 @@ def add_arguments(p) -> None:
 
 
 def handle(args) -> int:
+    from repro.errors import UsageError
     from repro.render.html import write_report
 
+    if args.output.exists() and not args.output.is_dir():
+        raise UsageError(f"--output {args.output}: a file, not a folder; the report is a folder "
+                         "(index.html and its plots): name a folder, e.g. -o repro-report")
     index = write_report(args.papers or None, args.output)
     print(f"wrote {index}")
     return 0

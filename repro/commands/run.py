@@ -47,7 +47,7 @@ def add_arguments(p) -> None:
 def handle(args) -> int:
     from repro.catalog import load_paper
     from repro.execute import executor_class
-    from repro.plan import parse_overrides, parse_seeds
+    from repro.plan import parse_claim_ids, parse_overrides, parse_seeds
     from repro.render import text as render
     from repro.run import plan_for, reproduce
     from repro.settings import load_settings
@@ -57,9 +57,9 @@ def handle(args) -> int:
     options = dict(
         impl=args.impl,
         profile=args.profile,
-        seeds=parse_seeds(args.seeds) if args.seeds else None,
+        seeds=parse_seeds(args.seeds) if args.seeds is not None else None,
         overrides=parse_overrides(args.overrides, paper),
-        claim_ids=[c.strip() for c in args.claims.split(",") if c.strip()] if args.claims else None,
+        claim_ids=parse_claim_ids(args.claims) if args.claims is not None else None,
         device=args.device,
         jobs=settings.run.jobs,
         threads=settings.run.threads,

@@ -62,6 +62,10 @@ class Executor(ABC):
     def add_arguments(cls, group) -> None:
         """Its own flags under `repro run` (an argparse argument group); dest names are Options fields."""
 
+    def check(self, specs: list[RunSpec]) -> None:
+        """Refuse (UsageError) a plan this executor cannot run, before anything starts or is
+        fetched: a --device cuda where no GPU can be seen, GPUs asked for CPU runs."""
+
     def threads_per_run(self) -> int | None:
         """The torch threads each run gets, where the executor decides (a Slurm run: its cores)."""
         return None

@@ -142,6 +142,13 @@ class LocalExecutor(Executor):
         super().__init__(options)
         self.running: list[_Worker] = []
 
+    def check(self, specs: list[RunSpec]) -> None:
+        if any(spec.device == "cuda" for spec in specs) and not visible_gpus():
+            from repro.errors import UsageError
+
+            raise UsageError("--device cuda: no GPU is visible here (no nvidia-smi, or CUDA_VISIBLE_DEVICES is "
+                             "empty); use --device cpu (or auto), or --executor slurm --gpus-per-run 1")
+
     def run_batch(self, specs: list[RunSpec], jobs: int | None, batch: Batch,
                   expected_seconds: float | None) -> list[Record]:
         jobs = jobs or 1

@@ -184,6 +184,13 @@ class SlurmExecutor(Executor):
                            help="time limit per run, in Slurm's formats: 90, 1:30:00, 2-00:00:00 "
                            "(default: from --timeout, else 4x the profile's expected time)")
 
+    def check(self, specs: list[RunSpec]) -> None:
+        if self.options.gpus_per_run and all(spec.device == "cpu" for spec in specs):
+            from repro.errors import UsageError
+
+            raise UsageError(f"--gpus-per-run {self.options.gpus_per_run} with --device cpu: the runs would hold "
+                             "GPUs they never use; drop one of the two")
+
     def threads_per_run(self) -> int:
         return self.options.cpus_per_run  # a run's torch threads are the cores Slurm gives it
 

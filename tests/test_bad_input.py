@@ -1,0 +1,40 @@
+"""Bad command-line input: one `error:` line naming the flag and the reason, exit 2, no
+traceback, nothing run (issue 15's cases; the property-based fuzzing is in test_fuzz.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import run_repro
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--seeds", "99999999999999999999"], "at most 10000 seeds"),
+    (["--seeds", ",".join(map(str, range(10_001)))], "more than 10000 seeds"),
+    (["--seeds", "5000000000,1"], "from 0 to 4294967295"),
+    (["--seeds", ""], "give a count (3) or a comma-separated list"),
+    (["--seeds=-1,"], "all distinct, from 0"),
+    (["--claims", ","], "--claims ',': name at least one claim id"),
+    (["--timeout", "nan"], "--timeout must be a positive number of seconds"),
+    (["--timeout", "inf"], "--timeout must be a positive number of seconds"),
+    (["--set", "score=nan"], "expected a number"),
+    (["--set", "score=.inf"], "a finite number"),
+    (["--partition", "gpu"], "--partition: for --executor slurm, but the runs go to local"),
+    (["--executor", "slurm", "--device", "cpu", "--gpus-per-run", "2"], "--gpus-per-run 2 with --device cpu"),
+    (["--device", "cuda"], "--device cuda: no GPU is visible here"),
+])
+def test_bad_run_options_are_refused_up_front(tiny_papers, repro_home, monkeypatch, args, message):
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")  # no GPU, whatever the machine has
+    result = run_repro("run", "tiny", "--dry-run", *args)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert message in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr) < 1000  # a bounded message, whatever the input's size
+    assert not (repro_home / "runs").exists()
+
+
+def test_report_onto_a_file_is_refused(tiny_papers, repro_home, tmp_path):
+    existing = tmp_path / "report.html"
+    existing.write_text("someone's file\n")
+    result = run_repro("report", "-o", str(existing))
+    assert result.returncode == 2 and "a file, not a folder" in result.stderr and "Traceback" not in result.stderr
+    assert existing.read_text() == "someone's file\n"
