@@ -67,6 +67,14 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # `repro show PAPER | head`: the reader left early, which is not an error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit's flush
         return 0
+    except OSError as exc:  # a disk problem under REPRO_HOME that appeared mid-way (full, read-only)
+        from repro.paths import home_problem
+
+        problem = home_problem(exc)
+        if problem is None:
+            raise
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)

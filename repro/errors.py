@@ -9,6 +9,7 @@ escapes is a bug in repro and keeps its traceback.
     │   └── PaperExists (2)             `repro new` never overwrites a paper folder
     ├── ManifestError (2)               a paper.yaml with problems, every one as 'file: field: reason'
     ├── SettingsError (2)               a repro.toml / [tool.repro] that cannot be used
+    ├── HomeUnusable (2)                REPRO_HOME is a file, read-only, unwritable or on a full disk
     ├── SlurmError (2)                  Slurm cannot be used from here, or refused the job array
     ├── ArxivError (2)                  arXiv answered, but not with the paper
     │   └── ArxivUnreachable (2)        arXiv could not be reached; the message gives the offline form
@@ -53,6 +54,10 @@ class ManifestError(ReproError):
 
 class SettingsError(ReproError):
     """A settings file that cannot be used: which file, which field, and why."""
+
+
+class HomeUnusable(ReproError):
+    """REPRO_HOME cannot take repro's records and caches: a file, read-only, unwritable, full."""
 
 
 class SlurmError(ReproError):

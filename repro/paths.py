@@ -17,6 +17,7 @@ Each is read when it is asked for, not at import, so a test or a caller can set 
 
 from __future__ import annotations
 
+import errno
 import os
 from pathlib import Path
 
@@ -35,6 +36,45 @@ def home() -> Path:
         return override
     cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(cache) / "repro"
+
+
+# What a disk says when repro cannot write under REPRO_HOME, and what to tell the user.
+DISK_PROBLEMS = {
+    errno.ENOTDIR: "is a file, not a folder (or a folder above it is)",
+    errno.EEXIST: "is a file, not a folder",
+    errno.EROFS: "is on a read-only file system",
+    errno.EACCES: "is not writable by this user",
+    errno.EPERM: "is not writable by this user",
+    errno.ENOSPC: "is on a full disk",
+    errno.EDQUOT: "is over its disk quota",
+}
+
+
+def home_problem(exc: OSError) -> str | None:
+    """The one line to print for an OSError from writing under REPRO_HOME, or None if it is
+    not a disk problem there (a bug, or another path: let it be)."""
+    reason = DISK_PROBLEMS.get(exc.errno)
+    if reason is None:
+        return None
+    where = exc.filename or ""
+    return (f"REPRO_HOME={home()} {reason}" + (f" ({exc.strerror}: {where})" if where else f" ({exc.strerror})")
+            + ". Point REPRO_HOME at a writable folder with free space (default ~/.cache/repro), or free some.")
+
+
+def usable_home() -> Path:
+    """home(), made if need be and checked writable by writing a small file; raises
+    HomeUnusable (exit 2) with the reason and what to do."""
+    from repro.errors import HomeUnusable
+
+    root = home()
+    probe = root / f".write-test-{os.getpid()}"
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        probe.write_bytes(b"repro")
+        probe.unlink()
+    except OSError as exc:
+        raise HomeUnusable(home_problem(exc) or f"REPRO_HOME={root}: {exc}") from None
+    return root
 
 
 def runs_dir() -> Path:

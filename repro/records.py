@@ -17,6 +17,7 @@ harness itself died.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import tempfile
@@ -162,8 +163,56 @@ def log_tail(path: Path, lines: int = 20) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
+RESERVE_BYTES = 1 << 20  # a batch's run.json files, however full the disk gets meanwhile
+
+
+class SpaceReserve:
+    """Disk space set aside while a batch runs, so that every started run still gets the record
+    saying how it ended when the disk fills up meanwhile: save_record gives it back and
+    retries once when a write finds no space. A batch that cannot reserve it does not start."""
+
+    current: SpaceReserve | None = None
+
+    def __init__(self, folder: Path):
+        self.path = folder / f".space-reserve-{os.getpid()}"
+
+    def __enter__(self) -> SpaceReserve:
+        from repro.errors import HomeUnusable
+        from repro.paths import home_problem
+
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with open(self.path, "wb") as reserve:
+                reserve.write(b"\0" * RESERVE_BYTES)
+                reserve.flush()
+                os.fsync(reserve.fileno())
+        except OSError as exc:
+            self.release()
+            raise HomeUnusable(home_problem(exc) or str(exc)) from None
+        SpaceReserve.current = self
+        return self
+
+    def release(self) -> bool:
+        """Give the space back; True if there was any to give."""
+        try:
+            self.path.unlink()
+            return True
+        except OSError:
+            return False
+
+    def __exit__(self, *exc_info) -> None:
+        self.release()
+        SpaceReserve.current = None
+
+
 def save_record(record: Record) -> None:
-    write_json_atomic(runs_dir() / record.run_id / "run.json", record.to_dict())
+    path = runs_dir() / record.run_id / "run.json"
+    try:
+        write_json_atomic(path, record.to_dict())
+    except OSError as exc:
+        if exc.errno != errno.ENOSPC or SpaceReserve.current is None or not SpaceReserve.current.release():
+            raise
+        write_json_atomic(path, record.to_dict())  # into the space the batch set aside
 
 
 def load_record(run_id: str) -> Record:

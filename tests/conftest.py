@@ -62,6 +62,14 @@ def run(cfg, ctx):
     if cfg["mode"] == "sleep":
         print("sleeping", flush=True)
         time.sleep(300)
+    if cfg["mode"] == "fill_the_disk":  # writes until the disk holding REPRO_HOME is full, then returns
+        with open(ctx.work_dir / "filler", "wb") as filler:
+            try:
+                while True:
+                    filler.write(bytes(65536))
+                    filler.flush()
+            except OSError:
+                pass
     if cfg["mode"] == "sleep_with_a_child":  # like an adapter whose authors' script is running
         import subprocess
         subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"])

@@ -38,6 +38,7 @@ from repro.records import (
     ACTIVE_STATUSES,
     RECORD_FIELDS,
     Record,
+    SpaceReserve,
     curves_from_events,
     log_tail,
     parse_events,
@@ -75,7 +76,7 @@ class Executor(ABC):
         """Run every spec; return their final records in plan order. Ctrl-C stops the unfinished
         runs, records them as interrupted and raises Interrupted."""
         progress = progress or Progress(total_runs=len(specs), enabled=False)
-        with Batch(progress) as batch:
+        with SpaceReserve(runs_dir()), Batch(progress) as batch:
             try:
                 return self.run_batch(specs, jobs, batch, expected_seconds)
             except BaseException as exc:  # Ctrl-C, a signal, or a bug in the harness: never leave runs behind

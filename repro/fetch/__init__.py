@@ -41,6 +41,9 @@ def fetch_inputs(
     from repro.fetch.repository import fetch_commit
     from repro.fetch.requirements import ensure_environment
 
+    from repro.paths import usable_home
+
+    usable_home()  # one clear error before anything is fetched or run, not a traceback halfway
     inputs = Inputs()
     if code:
         try:
