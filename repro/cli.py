@@ -39,16 +39,11 @@ def build_parser(chosen: str | None = None) -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    chosen = next((arg for arg in argv if not arg.startswith("-")), None)
-    parser = build_parser(chosen if chosen in command_names() else "")
-    args = parser.parse_args(argv)
-    if args.command is None:
-        parser.print_help()
-        return 2
+    """The command line: parse, run the command, and turn every error the user can act on
+    (and Ctrl-C, SIGTERM, SIGHUP, from the first moment) into a message and an exit code."""
     previous = _stop_on_terminating_signals()
     try:
-        return command(args.command).handle(args)
+        return _parse_and_run(sys.argv[1:] if argv is None else argv)
     except ManifestError as exc:
         print(f"error: {len(exc.problems)} problem(s) in the manifest:", file=sys.stderr)
         for problem in exc.problems:
@@ -78,6 +73,16 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+
+
+def _parse_and_run(argv: list[str]) -> int:
+    chosen = next((arg for arg in argv if not arg.startswith("-")), None)
+    parser = build_parser(chosen if chosen in command_names() else "")
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    return command(args.command).handle(args)
 
 
 def _stop_on_terminating_signals() -> dict:
