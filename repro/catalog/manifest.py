@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     PrivateAttr,
@@ -26,6 +27,10 @@ from pydantic import (
 from repro.errors import ManifestError
 
 MANIFEST_NAME = "paper.yaml"
+MAX_MANIFEST_BYTES = 1024 * 1024  # the built-in manifests are 3-6 KB
+MAX_DEPTH = 50  # levels of nesting; a manifest needs 5
+MAX_VALUES = 100_000  # values once aliases are expanded
+MAX_TEXT = 2000  # characters of a title, description, source, ...
 SHA_RE = re.compile(r"^[0-9a-f]{40}$")
 ARXIV_RE = re.compile(r"^(\d{4}\.\d{4,5}|[a-z-]+(\.[A-Z]{2})?/\d{7})(v\d+)?$")
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -53,7 +58,18 @@ def setting_label(setting: dict[str, ConfigValue]) -> str:
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, str_max_length=MAX_TEXT)
+
+
+def _plain_number(value: object) -> object:
+    """A number written as one: YAML's true is not 1.0, and "32.0" (text) is not 32.0."""
+    if isinstance(value, bool) or isinstance(value, str):
+        raise ValueError(f"must be a number, not {'true/false' if isinstance(value, bool) else 'text in quotes'} "
+                         f"(got {value!r}); write it without quotes, e.g. 32.0")
+    return value
+
+
+Number = Annotated[float, BeforeValidator(_plain_number)]
 
 
 class Reference(_Strict):
@@ -151,8 +167,8 @@ class DataArtifact(_Strict):
 class Tolerance(_Strict):
     """How far the measured mean may lie from the reported value: absolute or relative."""
 
-    abs: float | None = Field(None, gt=0, description="absolute, in the metric's unit")
-    rel: float | None = Field(None, gt=0, lt=1, description="relative, a fraction of |reported|")
+    abs: Number | None = Field(None, gt=0, description="absolute, in the metric's unit")
+    rel: Number | None = Field(None, gt=0, lt=1, description="relative, a fraction of |reported|")
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Tolerance:
@@ -176,8 +192,8 @@ class Claim(_Strict):
     setting: dict[str, ConfigValue] = Field(
         default_factory=dict, description="config overrides that produce this claim, e.g. {model: cnn}"
     )
-    reported: float = Field(description="the value the paper reports")
-    reported_sd: float | None = Field(None, ge=0, description="the spread the paper reports, if any")
+    reported: Number = Field(description="the value the paper reports")
+    reported_sd: Number | None = Field(None, ge=0, description="the spread the paper reports, if any")
     reported_n: StrictInt | None = Field(None, ge=1, description="the number of seeds behind it, if given")
     direction: Literal["higher", "lower"] = Field(description="which way is better")
     tolerance: Tolerance
@@ -203,7 +219,7 @@ class Profile(_Strict):
     config: dict[str, ConfigValue] = Field(default_factory=dict, description="overrides of the config defaults")
     seeds: list[StrictInt] | StrictInt = Field(description="a list of seeds, or a count n meaning seeds 0..n-1")
     claims: list[str] | None = Field(None, min_length=1, description="claim ids this profile runs (default: all)")
-    expected_seconds: float | None = Field(
+    expected_seconds: Number | None = Field(
         None, gt=0, description="wall time of `repro run ID --profile NAME --jobs 2` on 2 CPU cores (a run per core, 1 "
         "thread each); leave out where not measured (a GPU-only profile)"
     )
@@ -411,7 +427,28 @@ def _read_yaml(path: Path) -> dict:
                 seen.add(key)
             return super().construct_mapping(node, deep)
 
+    class BoundedLoader(UniqueKeyLoader):
+        """No deeper than MAX_DEPTH, and aliases that expand to at most MAX_VALUES values (an
+        alias bomb composes to a few nodes and expands to billions)."""
+
+        depth = 0
+
+        def compose_node(self, parent, index):
+            self.depth += 1
+            try:
+                if self.depth > MAX_DEPTH:
+                    raise yaml.composer.ComposerError(
+                        None, None, f"nested deeper than {MAX_DEPTH} levels", self.peek_event().start_mark)
+                return super().compose_node(parent, index)
+            finally:
+                self.depth -= 1
+
+    if path.is_dir():
+        raise ManifestError([f"{path}: (file): a folder, not a file; the manifest is the file papers/<id>/paper.yaml"])
     try:
+        if path.stat().st_size > MAX_MANIFEST_BYTES:
+            raise ManifestError([f"{path}: (file): larger than {MAX_MANIFEST_BYTES // 1024} KB "
+                                 f"({path.stat().st_size:,} bytes); a manifest is a page of YAML"])
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ManifestError([f"{path}: (file): cannot read: {exc.strerror}"]) from None
@@ -419,8 +456,20 @@ def _read_yaml(path: Path) -> dict:
         raise ManifestError(
             [f"{path}: (file): not UTF-8 text ({exc.reason} at byte {exc.start}); save the file as UTF-8"]
         ) from None
+    if "\0" in text:
+        before = text[: text.index("\0")]
+        raise ManifestError([f"{path}: line {before.count(chr(10)) + 1}, column {len(before) - before.rfind(chr(10))}: "
+                             "a NUL byte (\\0); the file is not plain text there"])
     try:
-        raw = yaml.load(text, Loader=UniqueKeyLoader)
+        loader = BoundedLoader(text)
+        try:
+            node = loader.get_single_node()
+            if node is not None and _expanded_size(node) > MAX_VALUES:
+                raise ManifestError([f"{path}: (top level): its aliases (*name) expand to more than {MAX_VALUES:,} "
+                                     "values; write the values out"])
+            raw = loader.construct_document(node) if node is not None else None
+        finally:
+            loader.dispose()
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "YAML"
@@ -436,8 +485,36 @@ def _read_yaml(path: Path) -> dict:
     return raw
 
 
+def _expanded_size(root) -> int:
+    """How many values a composed YAML document holds once its aliases are expanded, counted
+    without expanding them (each node's size is computed once)."""
+    import yaml
+
+    sizes: dict[int, int] = {}
+    order, stack = [], [root]
+    while stack:  # children before parents, without recursion
+        node = stack.pop()
+        if id(node) in sizes:
+            continue
+        sizes[id(node)] = -1
+        order.append(node)
+        if isinstance(node, yaml.SequenceNode):
+            stack += node.value
+        elif isinstance(node, yaml.MappingNode):
+            stack += [part for pair in node.value for part in pair]
+    for node in reversed(order):
+        if isinstance(node, yaml.SequenceNode):
+            children = node.value
+        elif isinstance(node, yaml.MappingNode):
+            children = [part for pair in node.value for part in pair]
+        else:
+            children = []
+        sizes[id(node)] = min(1 + sum(sizes[id(child)] for child in children), MAX_VALUES + 1)
+    return sizes[id(root)]
+
+
 _UNION_MEMBERS = {"list[int]": "a list of integers", "int": "an integer", "bool": "true or false",
-                  "float": "a number", "str": "a string", "none": "null"}
+                  "float": "a number", "str": "a string", "constrained-str": "a string", "none": "null"}
 
 
 def _pydantic_problems(exc: ValidationError, raw: dict) -> list[tuple[str, str]]:
@@ -470,8 +547,8 @@ def _field_name(loc: tuple, raw: dict) -> tuple[str, str | None]:
             node = node[part] if isinstance(node, list) and part < len(node) else None
             if isinstance(node, dict) and isinstance(node.get("id"), str):
                 name += f" ({node['id']})"
-        elif not isinstance(node, dict) and name:
-            member = part  # inside a leaf value: a union member's name
+        elif name and (not isinstance(node, dict) or (part in _UNION_MEMBERS and part not in node)):
+            member = part  # inside a leaf value (or a mapping where a value belongs): a union member's name
         else:
             name += f".{part}" if name else str(part)
             node = node.get(part) if isinstance(node, dict) else None
@@ -490,7 +567,14 @@ def _reason(err: dict) -> str:
 
 
 def _short(value: object) -> str:
-    text = repr(value)
+    """A value in an error message: never more than 60 characters, and never built in full
+    (reprlib stops early inside big lists, mappings and strings)."""
+    import reprlib
+
+    shortener = reprlib.Repr()
+    shortener.maxstring = shortener.maxother = 60
+    shortener.maxlist = shortener.maxdict = shortener.maxlevel = 4
+    text = shortener.repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
 
 

@@ -23,6 +23,9 @@ def paper_ids() -> list[str]:
 def load_paper(paper_id: str) -> Paper:
     """Load and validate papers/<paper_id>/paper.yaml; raise ManifestError with every problem."""
     if paper_id not in paper_ids():  # also refuses ids that are paths
+        manifest = papers_dir() / paper_id / MANIFEST_NAME
+        if "/" not in paper_id and paper_id not in ("", ".", "..") and manifest.exists():
+            return load_manifest(manifest)  # a paper.yaml that is no file: load_manifest says so
         known = ", ".join(paper_ids()) or "none"
         raise UsageError(f"unknown paper {paper_id!r} in {papers_dir()} (known: {known}); see `repro list`")
     return load_manifest(papers_dir() / paper_id / MANIFEST_NAME)
