@@ -77,6 +77,12 @@ def run(cfg, ctx):
         time.sleep(300)
     if cfg["mode"] == "bad_return":
         return {"score": "high"}
+    if cfg["mode"] in ("inf", "text_number", "boolean"):
+        return {"score": {"inf": float("inf"), "text_number": "0.9", "boolean": True}[cfg["mode"]]}
+    if cfg["mode"] == "other_metric":
+        return {"accuracy": 0.9}
+    if cfg["mode"] == "exit":
+        sys.exit(0)
     if cfg["mode"] == "print":
         print("secret is", os.environ.get("REPRO_TEST_SECRET"), flush=True)
     bonus = 1.0 if cfg["variant"] == "b" else 0.0

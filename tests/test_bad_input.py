@@ -38,3 +38,29 @@ def test_report_onto_a_file_is_refused(tiny_papers, repro_home, tmp_path):
     result = run_repro("report", "-o", str(existing))
     assert result.returncode == 2 and "a file, not a folder" in result.stderr and "Traceback" not in result.stderr
     assert existing.read_text() == "someone's file\n"
+
+
+@pytest.mark.parametrize("mode, error", [
+    ("inf", "run() returned metric 'score' = inf (did training diverge"),
+    ("text_number", "run() returned metric 'score' = '0.9', which is not a number"),
+    ("boolean", "run() returned metric 'score' = True, which is not a number"),
+    ("exit", "run() called sys.exit(0) instead of returning its metrics"),
+])
+def test_what_run_returns_must_be_finite_numbers(tiny_papers, repro_home, mode, error):
+    result = run_repro("run", "tiny", "--set", f"mode={mode}", "--claims", "a_score")
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert error in result.stdout and "BETTER" not in result.stdout
+
+
+def test_a_claim_metric_run_never_returned_is_named(tiny_papers, repro_home):
+    result = run_repro("run", "tiny", "--set", "mode=other_metric", "--claims", "a_score")
+    assert "NO RESULT" in result.stdout
+    assert "a_score: its runs finished but returned no 'score' (they returned accuracy)" in result.stdout
+
+
+def test_an_implementation_that_fails_to_import_is_named(tiny_papers, repro_home, tmp_path):
+    broken = tmp_path / "broken.py"
+    broken.write_text("import a_module_nobody_has\n\ndef run(cfg, ctx):\n    return {}\n")
+    result = run_repro("run", "tiny", "--impl", str(broken), "--claims", "a_score")
+    assert result.returncode == 3
+    assert f"ModuleNotFoundError while importing {broken}: No module named 'a_module_nobody_has'" in result.stdout

@@ -295,7 +295,7 @@ def _batch_table(paper: Paper, batch: Batch) -> str:
             "<th>tolerance</th><th>verdict</th></tr>")
     parts.append(f'<table class="verdicts" data-impl="{_e(batch.impl)}">\n{head}\n' + "\n".join(rows) + "\n</table>")
 
-    notes = verdict_notes(paper, batch.profile, overrides, batch.results)
+    notes = verdict_notes(paper, batch.profile, overrides, batch.results, batch.records)
     missing = [claim.id for claim in paper.claims if claim not in batch.claims]
     if missing:
         notes.append(f"this batch did not run {', '.join(missing)}; older batches may have "

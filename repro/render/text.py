@@ -194,10 +194,17 @@ def delta_text(result: ClaimResult) -> str:
     return signed(result.delta) if result.delta is not None else "-"
 
 
-def verdict_notes(paper: Paper, profile_name: str, overrides: dict, results: list[ClaimResult]) -> list[str]:
+def verdict_notes(paper: Paper, profile_name: str, overrides: dict, results: list[ClaimResult],
+                  records: list[Record] = ()) -> list[str]:
     """What a reader must know to read a verdict table right (terminal and HTML alike)."""
     profile = paper.profiles.get(profile_name)
     notes = []
+    for result in results:  # NO RESULT although its runs went well: they never returned the metric
+        finished = [r for r in records if r.ok and r.setting == result.setting]
+        if result.stats is None and finished:
+            returned = sorted({name for r in finished for name in r.metrics})
+            notes.append(f"{result.claim_id}: its runs finished but returned no {result.metric!r} "
+                         f"(they returned {', '.join(returned) or 'nothing'}); run() must return the claim's metric.")
     if profile is None:
         notes.append(f"profile '{profile_name}' is no longer in the manifest.")
     elif not profile.paper_protocol:
@@ -246,7 +253,7 @@ def verdict_table(outcome) -> str:
             maxcolwidths=[None, 32, None, None, None, None, None],
         ),
     ]
-    lines += [f"note: {note}" for note in verdict_notes(paper, outcome.profile, overrides, outcome.claims)]
+    lines += [f"note: {note}" for note in verdict_notes(paper, outcome.profile, overrides, outcome.claims, outcome.records)]
     failed = [r for r in outcome.records if r.status != "ok"]
     for record in failed:
         spec = record.spec

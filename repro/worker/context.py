@@ -124,11 +124,16 @@ def check_metrics(metrics: object) -> dict[str, float]:
     for name, value in metrics.items():
         if not isinstance(name, str):
             raise TypeError(f"run() returned a metric name {name!r} that is not a string")
+        shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
+        if isinstance(value, (bool, str, bytes)):
+            raise TypeError(f"run() returned metric {name!r} = {shown}, which is not a number")
         try:
-            number = float(value)
+            number = float(value)  # ints, floats, numpy and 0-d torch numbers
         except (TypeError, ValueError):
-            raise TypeError(f"run() returned metric {name!r} = {value!r}, which is not a number") from None
+            raise TypeError(f"run() returned metric {name!r} = {shown}, which is not a number") from None
         if math.isnan(number):
             raise ValueError(f"run() returned metric {name!r} = nan (did training diverge?)")
+        if math.isinf(number):
+            raise ValueError(f"run() returned metric {name!r} = {number} (did training diverge, or divide by zero?)")
         checked[name] = number
     return checked

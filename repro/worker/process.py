@@ -47,9 +47,20 @@ def resolve_device(device: str) -> str:
     return device
 
 
+class ImportFailed(Exception):
+    """Importing the implementation's file failed: which file, and the exception it raised."""
+
+
+class RunExited(Exception):
+    """run() called sys.exit() instead of returning its metrics."""
+
+
 def load_implementation(path: Path, name: str):
     """An implementation module, which must define run(cfg, ctx)."""
-    module = import_file(path, f"repro_impl_{name}")
+    try:
+        module = import_file(path, f"repro_impl_{name}")
+    except Exception as exc:  # noqa: BLE001 - whatever it raised, say it happened importing this file
+        raise ImportFailed(f"{type(exc).__name__} while importing {path}: {exc}") from exc
     if not callable(getattr(module, "run", None)):
         raise AttributeError(f"{path} has no function run(cfg, ctx)")
     return module
@@ -101,7 +112,12 @@ def work(run_dir: Path) -> None:
             data={name: Path(path) for name, path in spec.data.items()},
             _events=events,
         )
-        metrics = check_metrics(module.run(dict(spec.config), ctx))
+        try:
+            returned = module.run(dict(spec.config), ctx)
+        except SystemExit as exc:
+            raise RunExited(f"run() called sys.exit({exc.code!r}) instead of returning its metrics; an authors' "
+                            "script that exits belongs in ctx.run_script") from None
+        metrics = check_metrics(returned)
     write_json_atomic(run_dir / "result.json", {"metrics": metrics, "train_seconds": time.time() - started})
 
 
