@@ -20,6 +20,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import re
 import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -163,6 +164,7 @@ def log_tail(path: Path, lines: int = 20) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
+RUN_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,200}")  # never a path: no '/', no leading '.'
 RESERVE_BYTES = 1 << 20  # a batch's run.json files, however full the disk gets meanwhile
 
 
@@ -217,6 +219,8 @@ def save_record(record: Record) -> None:
 
 def load_record(run_id: str) -> Record:
     """The record of `run_id`, or of the one run whose id starts with it."""
+    if not RUN_ID_RE.fullmatch(run_id):
+        raise UsageError(f"{run_id[:80]!r} is not a run id (letters, digits, '.', '_', '-'; `repro runs` lists them)")
     root = runs_dir()
     exact = root / run_id / "run.json"
     if exact.is_file():

@@ -64,3 +64,12 @@ def test_an_implementation_that_fails_to_import_is_named(tiny_papers, repro_home
     result = run_repro("run", "tiny", "--impl", str(broken), "--claims", "a_score")
     assert result.returncode == 3
     assert f"ModuleNotFoundError while importing {broken}: No module named 'a_module_nobody_has'" in result.stdout
+
+
+@pytest.mark.parametrize("run_id", ["../../etc/passwd", "/etc/passwd", "..", ".hidden", "a/b"])
+def test_runs_show_reads_nothing_outside_the_runs_folder(tiny_papers, repro_home, tmp_path, run_id):
+    outside = tmp_path / "outside" / "run.json"
+    outside.parent.mkdir()
+    outside.write_text('{"run_id": "planted", "status": "ok"}')
+    result = run_repro("runs", "show", run_id)
+    assert result.returncode == 2 and "is not a run id" in result.stderr and "planted" not in result.stdout

@@ -134,6 +134,9 @@ class DataArtifact(_Strict):
     sha256: str = Field(description="sha256 of the file, 64 hex", json_schema_extra={"pattern": SHA256_RE.pattern})
     size: StrictInt = Field(gt=0, description="size in bytes")
     extract: bool = Field(False, description="a .zip or .tar.gz to unpack; ctx.data then names the folder")
+    extracted_size: StrictInt | None = Field(
+        None, gt=0, description="with extract: the bytes it unpacks to, at most (default: 100x the archive, "
+        "at most 10 GB); an archive that unpacks to more is refused")
 
     @field_validator("name")
     @classmethod

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import sys
 import time
@@ -30,6 +31,11 @@ CHUNK = 1 << 16
 ATTEMPTS_PER_URL = 4
 BACKOFF_SECONDS = 0.5  # doubled after each failed attempt
 TIMEOUT_SECONDS = (10, 30)  # connect, read (between bytes)
+# A whole download's deadline: GRACE_SECONDS plus the size at MIN_BYTES_PER_SECOND. A mirror
+# trickling bytes (each within the read timeout) is given up for the next one.
+GRACE_SECONDS = 60
+MIN_BYTES_PER_SECOND = 50_000
+PROGRESS_EVERY_SECONDS = 10  # in a log (not a terminal): a progress line this often
 
 
 
@@ -60,7 +66,7 @@ def fetch_artifact(artifact: DataArtifact, *, seed_dir: Path | None = None, show
             else:
                 _download(artifact, file, show_progress)
         if artifact.extract:
-            extract_archive(file, target)
+            extract_archive(file, target, artifact.extracted_size)
     return target
 
 
@@ -137,12 +143,12 @@ def _try_mirror(url: str, partial: Path, artifact: DataArtifact, show_progress: 
                 break
             except (requests.RequestException, _ServerError) as exc:  # cut, timed out, 5xx: retry
                 if attempt + 1 == ATTEMPTS_PER_URL:
-                    outcomes.append(f"{url}: {_describe(exc)} (after {ATTEMPTS_PER_URL} attempts)")
+                    outcomes.append(f"{redact(url)}: {_describe(exc)} (after {ATTEMPTS_PER_URL} attempts)")
                     partial.unlink(missing_ok=True)
                     return False
                 time.sleep(BACKOFF_SECONDS * 2**attempt)
             except _Refused as exc:
-                outcomes.append(f"{url}: {exc}")
+                outcomes.append(f"{redact(url)}: {redact(str(exc))}")
                 partial.unlink(missing_ok=True)
                 return False
         size, digest = partial.stat().st_size, sha256_of(partial)
@@ -152,7 +158,7 @@ def _try_mirror(url: str, partial: Path, artifact: DataArtifact, show_progress: 
         if not fresh_start:  # the bad bytes may have been the leftover's
             fresh_start = True
             continue
-        outcomes.append(f"{url}: served {size} bytes with sha256 {digest}, expected {artifact.size} bytes "
+        outcomes.append(f"{redact(url)}: served {size} bytes with sha256 {digest}, expected {artifact.size} bytes "
                         f"with sha256 {artifact.sha256}; rejected")
         return False
 
@@ -183,6 +189,7 @@ def _stream(url: str, partial: Path, artifact: DataArtifact, show_progress: bool
         mode = "ab" if resumed else "wb"  # a 200 (or a 206 of other bytes) to a Range request: start over
         done = have if resumed else 0
         bar = _Bar(artifact.name, artifact.size, done) if show_progress else None
+        deadline = time.monotonic() + GRACE_SECONDS + (artifact.size - done) / MIN_BYTES_PER_SECOND
         with open(partial, mode) as out:
             for chunk in response.iter_content(CHUNK):
                 out.write(chunk)
@@ -191,6 +198,9 @@ def _stream(url: str, partial: Path, artifact: DataArtifact, show_progress: bool
                     break
                 if bar:
                     bar.update(done)
+                if time.monotonic() > deadline:
+                    raise _Refused(f"too slow: {done:,} of {artifact.size:,} bytes by its deadline "
+                                   f"({GRACE_SECONDS} s + the size at {MIN_BYTES_PER_SECOND // 1000} kB/s)")
         if bar:
             bar.close()
     if done < artifact.size:
@@ -198,22 +208,28 @@ def _stream(url: str, partial: Path, artifact: DataArtifact, show_progress: bool
 
 
 def _describe(exc: Exception) -> str:
-    text = str(exc) or type(exc).__name__
+    text = redact(str(exc) or type(exc).__name__)
     return text if len(text) < 200 else text[:197] + "..."
+
+
+def redact(text: str) -> str:
+    """Every URL in `text` without its user and password (https://user:pw@host -> https://***@host):
+    what repro prints or records never carries a credential from a manifest."""
+    return re.sub(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/@\s]+@", r"\1***@", text)
 
 
 class _Bar:
     """Download progress on stderr, shown only for downloads that last more than ~2 s."""
 
     def __init__(self, name: str, total: int, done: int):
-        self.name, self.total, self.started, self.shown = name, total, time.time(), False
+        self.name, self.total, self.started, self.shown, self.last = name, total, time.time(), False, 0.0
         self.live = sys.stderr.isatty()
 
     def update(self, done: int) -> None:
-        elapsed = time.time() - self.started
-        if elapsed < 2 or not self.live and self.shown:
+        now = time.time()
+        if now - self.started < 2 or not self.live and self.shown and now - self.last < PROGRESS_EVERY_SECONDS:
             return
-        self.shown = True
+        self.shown, self.last = True, now
         end = "" if self.live else "\n"
         print(f"\rdownloading {self.name}: {done / 1e6:.1f} / {self.total / 1e6:.1f} MB "
               f"({100 * done / self.total:.0f}%)", end=end, file=sys.stderr, flush=True)

@@ -74,6 +74,8 @@ class _Handler(BaseHTTPRequestHandler):
             return self._whole(data)
         if mode == "hold":
             return self._held(data, state.release)
+        if mode == "trickle":
+            return self._trickle(data)
         if mode in ("ok", "cut"):
             return self._ranged(data)
         return self._status(404, "Not Found")
@@ -117,6 +119,19 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(data) - start))
         self.end_headers()
         self.wfile.write(data[start:])
+
+    def _trickle(self, data: bytes) -> None:
+        """4 kB every 0.05 s: always within the read timeout, never done in time."""
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        try:
+            for start in range(0, len(data), 4096):
+                self.wfile.write(data[start:start + 4096])
+                self.wfile.flush()
+                time.sleep(0.05)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
 
     def _held(self, data: bytes, release: threading.Event) -> None:
         self.send_response(200)
@@ -650,3 +665,47 @@ def test_model_accepts_a_good_artifact():
 def test_model_refuses(change):
     with pytest.raises(ValidationError):
         DataArtifact(**{**GOOD, **change})
+
+
+# ------------------------------------------------------------------------ hostile servers and archives
+
+
+def test_a_trickling_mirror_is_given_up_for_the_next(server, payload, repro_home, monkeypatch, capsys):
+    monkeypatch.setattr(artifacts_module, "GRACE_SECONDS", 1)
+    monkeypatch.setattr(artifacts_module, "MIN_BYTES_PER_SECOND", 10_000_000)
+    monkeypatch.setattr(artifacts_module, "PROGRESS_EVERY_SECONDS", 0.2)
+    server.add("slow.bin", payload)
+    artifact = artifact_for("slow.bin", payload, [server.url("trickle", "slow.bin"), server.url("ok", "slow.bin")])
+    started = time.monotonic()
+    path = fetch_artifact(artifact, show_progress=False)
+    assert path.read_bytes() == payload and time.monotonic() - started < 15
+    assert len(server.requests_to("trickle", "slow.bin")) == 1  # too slow is not retried
+
+
+def test_progress_lines_keep_coming_in_a_log(server, payload, repro_home, monkeypatch, capsys):
+    monkeypatch.setattr(artifacts_module, "PROGRESS_EVERY_SECONDS", 0.5)
+    server.add("slow.bin", payload)
+    fetch_artifact(artifact_for("slow.bin", payload, [server.url("trickle", "slow.bin")]), show_progress=True)
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("downloading slow.bin:")]
+    assert len(lines) >= 3, lines  # ~3.7 s of download: not only one line at the start
+
+
+def test_a_password_in_a_data_url_is_never_printed(server, payload, repro_home):
+    secret_url = f"http://alice:s3cret-pw@127.0.0.1:{server.port}/404/nothing.bin"
+    with pytest.raises(DataError) as caught:
+        fetch_artifact(artifact_for("nothing.bin", payload, [secret_url]), show_progress=False)
+    assert "s3cret-pw" not in str(caught.value) and "alice" not in str(caught.value)
+    assert "http://***@127.0.0.1" in str(caught.value)
+
+
+def test_a_decompression_bomb_is_refused(server, repro_home, tmp_path):
+    bomb = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(bomb, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("zeros.bin", bytes(50 * 1024 * 1024))  # 50 MB of zeros, ~50 KB packed
+    data = bomb.read_bytes()
+    server.add("bomb.zip", data)
+    with pytest.raises(UnsafeArchive, match="would unpack to 52,428,800 bytes, more than its limit"):
+        fetch_artifact(artifact_for("bomb.zip", data, [server.url("ok", "bomb.zip")], extract=True), show_progress=False)
+    allowed = DataArtifact(name="bomb.zip", urls=[server.url("ok", "bomb.zip")], sha256=sha(data), size=len(data),
+                           extract=True, extracted_size=60 * 1024 * 1024)  # declared in the manifest: fine
+    assert (fetch_artifact(allowed, show_progress=False) / "zeros.bin").stat().st_size == 50 * 1024 * 1024
