@@ -553,7 +553,8 @@ def _field_name(loc: tuple, raw: dict) -> tuple[str, str | None]:
         elif name and (not isinstance(node, dict) or (part in _UNION_MEMBERS and part not in node)):
             member = part  # inside a leaf value (or a mapping where a value belongs): a union member's name
         else:
-            name += f".{part}" if name else str(part)
+            shown = part if isinstance(part, str) and re.fullmatch(r"[\w-]{1,60}", part) else _short(part)
+            name += f".{shown}" if name else shown
             node = node.get(part) if isinstance(node, dict) else None
     return name or "(top level)", member
 
