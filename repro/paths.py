@@ -56,8 +56,11 @@ def home_problem(exc: OSError) -> str | None:
     reason = DISK_PROBLEMS.get(exc.errno)
     if reason is None:
         return None
-    where = exc.filename or ""
-    return (f"REPRO_HOME={home()} {reason}" + (f" ({exc.strerror}: {where})" if where else f" ({exc.strerror})")
+    where = str(exc.filename or "")
+    root = home()
+    if where and not Path(where).resolve().is_relative_to(root) and not root.is_relative_to(Path(where).resolve()):
+        return f"cannot write {where}: {exc.strerror}"  # somewhere else (an output folder): say where, not REPRO_HOME
+    return (f"REPRO_HOME={root} {reason}" + (f" ({exc.strerror}: {where})" if where else f" ({exc.strerror})")
             + ". Point REPRO_HOME at a writable folder with free space (default ~/.cache/repro), or free some.")
 
 

@@ -339,8 +339,7 @@ class Paper(PaperManifest):
     def implementations(self) -> dict[str, Path]:
         """reference.py, reimpl.py and students/*.py that exist, by name (not the unfilled
         templates `repro new` wrote: see templates)."""
-        found = {name: self._folder / f"{name}.py" for name in ("reference", "reimpl")}
-        found = {name: path for name, path in found.items() if path.exists() and not is_template(path)}
+        found = {name: path for name, path in self._own_files().items() if not is_template(path)}
         students = self._folder / "students"
         if students.is_dir():
             for path in sorted(students.glob("*.py")):
@@ -350,8 +349,12 @@ class Paper(PaperManifest):
 
     def templates(self) -> dict[str, Path]:
         """reference.py and reimpl.py that are still `repro new`'s templates, by name."""
+        return {name: path for name, path in self._own_files().items() if is_template(path)}
+
+    def _own_files(self) -> dict[str, Path]:
+        """reference.py and reimpl.py, those that exist."""
         found = {name: self._folder / f"{name}.py" for name in ("reference", "reimpl")}
-        return {name: path for name, path in found.items() if path.exists() and is_template(path)}
+        return {name: path for name, path in found.items() if path.exists()}
 
     def claim(self, claim_id: str) -> Claim:
         return next(claim for claim in self.claims if claim.id == claim_id)
@@ -493,26 +496,23 @@ def _expanded_size(root) -> int:
     without expanding them (each node's size is computed once)."""
     import yaml
 
+    def children(node) -> list:
+        if isinstance(node, yaml.SequenceNode):
+            return node.value
+        if isinstance(node, yaml.MappingNode):
+            return [part for pair in node.value for part in pair]
+        return []
+
     sizes: dict[int, int] = {}
     order, stack = [], [root]
-    while stack:  # children before parents, without recursion
+    while stack:  # every node once, without recursion; then children before parents
         node = stack.pop()
-        if id(node) in sizes:
-            continue
-        sizes[id(node)] = -1
-        order.append(node)
-        if isinstance(node, yaml.SequenceNode):
-            stack += node.value
-        elif isinstance(node, yaml.MappingNode):
-            stack += [part for pair in node.value for part in pair]
+        if id(node) not in sizes:
+            sizes[id(node)] = 0
+            order.append(node)
+            stack += children(node)
     for node in reversed(order):
-        if isinstance(node, yaml.SequenceNode):
-            children = node.value
-        elif isinstance(node, yaml.MappingNode):
-            children = [part for pair in node.value for part in pair]
-        else:
-            children = []
-        sizes[id(node)] = min(1 + sum(sizes[id(child)] for child in children), MAX_VALUES + 1)
+        sizes[id(node)] = min(1 + sum(sizes[id(child)] for child in children(node)), MAX_VALUES + 1)
     return sizes[id(root)]
 
 

@@ -221,12 +221,12 @@ def _bare_repository(path: Path, url: str):
         raise FetchError(f"{path} is a cache of {repo.remote('origin').url}, not {url}; delete it")
     # Never wait for a password nobody will type (a private or misspelt repository answers 401):
     # fail, and say how to point git at a mirror.
-    repo.git.update_environment(**_NO_PROMPTS)
+    repo.git.update_environment(**_no_prompts())
     return repo
 
 
-_NO_PROMPTS = {"GIT_TERMINAL_PROMPT": "0",
-               "GIT_SSH_COMMAND": os.environ.get("GIT_SSH_COMMAND", "ssh -o BatchMode=yes")}
+def _no_prompts() -> dict[str, str]:
+    return {"GIT_TERMINAL_PROMPT": "0", "GIT_SSH_COMMAND": os.environ.get("GIT_SSH_COMMAND", "ssh -o BatchMode=yes")}
 
 
 def _git_init(path: Path, bare: bool) -> None:
@@ -346,7 +346,7 @@ def _check_out(repo, url: str, checkout: Path, commit: str, paths: Sequence[str]
     tmp = checkout.parent / f".{checkout.name}.{os.getpid()}.tmp"
     _git_init(tmp, bare=False)
     clone = git.Repo(tmp)
-    clone.git.update_environment(**_NO_PROMPTS)
+    clone.git.update_environment(**_no_prompts())
     git_dir = Path(clone.git_dir)
     # Borrow the bare cache's objects instead of copying them (what `clone --shared` does;
     # clone itself refuses --shared from a shallow repository).
@@ -377,7 +377,7 @@ def _check_out(repo, url: str, checkout: Path, commit: str, paths: Sequence[str]
     if head != commit:
         raise FetchError(f"checked out {head}, expected {commit}; the cache under {repo.git_dir} may be damaged")
     _share_fetched_objects(git_dir, Path(repo.git_dir))
-    if paths and not any(path.is_file() for path in tmp.rglob("*") if ".git" not in path.relative_to(tmp).parts[:1]):
+    if paths and not any(entry.name != ".git" for entry in tmp.iterdir()):  # git makes folders only for files
         shutil.rmtree(tmp, ignore_errors=True)
         raise FetchError(f"reference.paths ({', '.join(paths)}) match no file of {url} at {commit[:12]}; "
                          "write them from the repository's root, e.g. 'src/' or 'train.py'")
