@@ -1,3 +1,3 @@
-from repro.cli import main
+from repro._entry import main
 
 raise SystemExit(main())

@@ -260,7 +260,8 @@ def _with_liveness(record: Record) -> Record:
         if pid is None or not _pid_alive(pid):
             error = "the harness stopped before this run finished"
             if slurm:
-                error += f"; Slurm job {slurm['job_id']} may still be running (squeue -j {slurm['job_id']})"
+                error += (f"; Slurm job {slurm['job_id']} may still be running (squeue -j {slurm['job_id']}) until "
+                          "it notices (repro.toml's [slurm] orphan_after, 300 s by default)")
             record = replace(record, status="lost", error=error)
     return record
 

@@ -72,7 +72,8 @@ def run(cfg, ctx):
                 pass
     if cfg["mode"] == "sleep_with_a_child":  # like an adapter whose authors' script is running
         import subprocess
-        subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"])
+        child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"])
+        (ctx.work_dir / "child.pid").write_text(str(child.pid))
         print("sleeping", flush=True)
         time.sleep(300)
     if cfg["mode"] == "bad_return":

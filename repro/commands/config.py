@@ -19,6 +19,7 @@ example repro.toml (in pyproject.toml, the same tables as [tool.repro.run] and [
   time = "4:00:00"
   setup = ["module load cuda/12.1"]   # shell lines each job runs first
   additional = { account = "mylab" }  # any other sbatch option
+  orphan_after = 300                  # a task stops itself this long after the harness has gone (kill -9)
 """
 
 

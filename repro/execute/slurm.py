@@ -17,11 +17,14 @@ import math
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 from typing import Optional
 
@@ -38,19 +41,90 @@ RESULT_GRACE_SECONDS = 10.0  # a task that wrote its result is done, even if sac
 WAITING_STATES = ("PENDING", "UNKNOWN", "REQUEUED", "CONFIGURING", "SUSPENDED")  # UNKNOWN: not in sacct yet
 RUNNING_STATES = ("RUNNING", "COMPLETING")  # anything else has ended (ENDED: squeue no longer lists it)
 SUBMITIT_EARLY_STOP_S = 90  # submitit signals a task this long before its time limit
+CLOCK_SKEW_SECONDS = 300  # how far a node's clock may be from the one that wrote the heartbeat
 
 
 
-def slurm_task(run_dir: str, log_path: str, env: dict[str, str]) -> None:
+def slurm_task(run_dir: str, log_path: str, env: dict[str, str], heartbeat: str, orphan_after: float) -> None:
     """What each array task runs on its node: the worker, output appended to the run's log.
 
-    A failed run raises, so that Slurm's accounting says FAILED too.
+    A failed run raises, so that Slurm's accounting says FAILED too. The task watches the
+    harness's heartbeat and stops itself when the harness has gone (see HarnessWatch).
     """
     from repro.worker.process import run_here
 
+    try:
+        os.setsid()  # a process group of its own: the task and the scripts it starts, stopped together
+    except PermissionError:
+        pass  # already the leader of its own group
+    HarnessWatch(Path(run_dir), Path(heartbeat), orphan_after).start()
     code = run_here(run_dir, log_path, env)
     if code != 0:
         raise RuntimeError(f"the run failed (exit code {code}); its log: {log_path}")
+
+
+class Heartbeat:
+    """The harness's side: touch a file in the batch's Slurm folder every few seconds while the
+    batch runs. Nothing else tells a task on a node that the harness is still there: a harness
+    killed with kill -9, or whose machine went down, cancels nothing."""
+
+    def __init__(self, path: Path, every: float):
+        self.path, self.every = path, every
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name="repro-heartbeat", daemon=True)
+
+    def __enter__(self) -> "Heartbeat":
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.touch()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stopped.set()
+
+    def _beat(self) -> None:
+        while not self._stopped.wait(self.every):
+            try:
+                os.utime(self.path)
+            except OSError:
+                pass  # a full or flaky disk: the next beat tries again
+
+
+class HarnessWatch(threading.Thread):
+    """The task's side: when the heartbeat has not changed for `orphan_after` seconds (by this
+    node's own clock, so the nodes' clocks need not agree), record the run as interrupted and
+    stop: the task, and any script it started. A task that Slurm starts long after the harness
+    has gone stops at once."""
+
+    def __init__(self, run_dir: Path, heartbeat: Path, orphan_after: float):
+        super().__init__(name="repro-harness-watch", daemon=True)
+        self.run_dir, self.heartbeat, self.orphan_after = run_dir, heartbeat, orphan_after
+
+    def _last_beat(self) -> float | None:
+        try:
+            return self.heartbeat.stat().st_mtime
+        except OSError:
+            return None
+
+    def run(self) -> None:
+        seen, since = self._last_beat(), time.monotonic()
+        if seen is None or time.time() - seen > self.orphan_after + CLOCK_SKEW_SECONDS:
+            self._stop_the_task()
+        while True:
+            time.sleep(min(10.0, self.orphan_after / 5))
+            beat = self._last_beat()
+            if beat != seen:
+                seen, since = beat, time.monotonic()
+            elif time.monotonic() - since > self.orphan_after:
+                self._stop_the_task()
+
+    def _stop_the_task(self) -> None:
+        from repro.worker.process import record_orphaned
+
+        record_orphaned(self.run_dir, f"stopped answering (its heartbeat {self.heartbeat} did not "
+                                      f"change for {self.orphan_after:g} s: killed, or its machine went down); "
+                                      "this Slurm task stopped itself")
+        os.killpg(os.getpgrp(), signal.SIGKILL)
 
 
 class _ArrayTask(RunFolder):
@@ -131,6 +205,7 @@ class SlurmOptions(BaseModel):
     time_minutes: Optional[int] = Field(None, alias="time")
     setup: list[str] = []
     additional: dict[str, str | int] = {}
+    orphan_after: int = Field(300, ge=5)  # seconds a task runs on once the harness's heartbeat stops
 
     def describe(self) -> dict[str, str]:
         """Each setting as `repro config` shows it, with what an unset one means."""
@@ -142,6 +217,7 @@ class SlurmOptions(BaseModel):
             "time": f"{self.time_minutes} min" if self.time_minutes else "from --timeout or the profile",
             "setup": "; ".join(self.setup) or "-",
             "additional": ", ".join(f"--{k}={v}" for k, v in self.additional.items()) or "-",
+            "orphan_after": f"{self.orphan_after} s without the harness's heartbeat, a task stops itself",
         }
 
     @field_validator("mem", mode="before")
@@ -209,12 +285,22 @@ class SlurmExecutor(Executor):
         tasks = [_ArrayTask(index, spec) for index, spec in enumerate(specs, start=1)]
         for task in tasks:
             task.prepare()
+        heartbeat = Heartbeat(folder / "harness-heartbeat", every=min(30.0, self.options.orphan_after / 5))
+        with heartbeat:
+            return self._submit_and_wait(executor, tasks, heartbeat.path, batch, folder)
+
+    def _submit_and_wait(self, executor, tasks: list[_ArrayTask], heartbeat: Path, batch: Batch,
+                         folder: Path) -> list[Record]:
+        import submitit
+
         try:
             submitted = executor.map_array(
                 slurm_task,
                 [str(task.dir) for task in tasks],
                 [str(task.log_path) for task in tasks],
                 [task.worker_env() for task in tasks],
+                [str(heartbeat)] * len(tasks),
+                [float(self.options.orphan_after)] * len(tasks),
             )
         except submitit.core.utils.FailedJobError as exc:
             for task in tasks:  # nothing was queued: leave no half-made run folders behind

@@ -195,7 +195,8 @@ def die_with_the_harness(run_dir: Path) -> None:
 
     def on_sigterm(signum=None, frame=None):
         if os.getppid() != parent:
-            _record_orphaned(run_dir)
+            record_orphaned(run_dir, "ended while this run was going (killed, or its terminal closed); "
+                                     "the worker stopped with it")
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         os.killpg(os.getpgrp(), signal.SIGTERM)  # this worker and whatever it started
 
@@ -208,8 +209,9 @@ def die_with_the_harness(run_dir: Path) -> None:
         on_sigterm()
 
 
-def _record_orphaned(run_dir: Path) -> None:
-    """The harness is gone: say so in run.json, which it would otherwise leave at 'running'."""
+def record_orphaned(run_dir: Path, why: str) -> None:
+    """The harness is gone: say so in run.json, which it would otherwise leave at 'running'.
+    `why` follows "the harness (its pid) "."""
     from dataclasses import replace
 
     from repro.execute.base import iso_time
@@ -222,8 +224,7 @@ def _record_orphaned(run_dir: Path) -> None:
     now = time.time()
     harness = record.details.get("harness_pid") or "its parent"
     record = replace(record, status="interrupted", finished=iso_time(now),
-                     error=f"the harness ({harness}) ended while this run was going (killed, or its terminal "
-                           "closed); the worker stopped with it")
+                     error=f"the harness ({harness}) {why}")
     write_json_atomic(run_dir / "run.json", record.to_dict())
 
 

@@ -6,6 +6,8 @@ import json
 import os
 import signal
 import subprocess
+import sys
+import textwrap
 import time
 
 import pytest
@@ -225,6 +227,26 @@ def test_ctrl_c_during_start_up_is_a_clean_130(tiny_papers, repro_home, delay):
     folders = list(runs.iterdir()) if runs.is_dir() else []
     assert all((folder / "run.json").is_file() for folder in folders), "a run folder without its record"
     assert all(json.loads((f / "run.json").read_text())["status"] in ("interrupted", "ok") for f in folders)
+
+
+@pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGHUP, 129)])
+def test_a_signal_while_the_command_line_is_imported_is_one_line_and_the_shells_code(sig, code):
+    """The first tens of milliseconds, before repro.cli is imported: the signal is sent from an
+    import hook, so it lands there every time, not when a sleep happens to line up."""
+    program = textwrap.dedent(f"""
+        import os, sys
+        class SignalOnImport:
+            def find_spec(self, name, path=None, target=None):
+                if name == "repro.commands":
+                    os.kill(os.getpid(), {int(sig)})
+        sys.meta_path.insert(0, SignalOnImport())
+        from repro._entry import main
+        sys.exit(main())
+    """)
+    result = subprocess.run([sys.executable, "-c", program, "list"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == code, result.stderr
+    name = "Ctrl-C" if sig == signal.SIGINT else sig.name
+    assert result.stderr == f"interrupted by {name}\n" and result.stdout == ""
 
 
 def test_a_worker_killed_from_outside_is_not_said_to_be_out_of_memory(tiny_papers, repro_home):

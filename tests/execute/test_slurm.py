@@ -24,6 +24,20 @@ def wait_for_records(home: Path, ready, timeout: float = 90) -> list[dict]:
     raise AssertionError(f"records never got ready: {[r['status'] for r in records_of(home)]}")
 
 
+def pid_alive(pid: int, seconds: float) -> bool:
+    """Whether the process is still there after `seconds` (a zombie counts as gone)."""
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            return False
+        if state == "Z":
+            return False
+        time.sleep(0.1)
+    return True
+
+
 def test_a_job_array_gives_the_same_table_and_records_as_a_local_run(tiny_papers, repro_home, slurm_cluster):
     local = run_repro("run", "tiny", "--profile", "full", "--json")
     on_slurm = slurm_cluster.repro("run", "tiny", "--profile", "full", "--json", "--executor", "slurm",
@@ -92,11 +106,16 @@ def test_runs_shows_queued_and_running_and_ctrl_c_cancels_the_array(tiny_papers,
     assert states and {state.split()[0] for state in states} == {"CANCELLED"}
 
 
-def test_a_killed_harness_leaves_lost_runs_that_name_their_slurm_job(tiny_papers, repro_home, slurm_cluster):
+def test_a_killed_harness_leaves_lost_runs_that_then_stop_themselves(tiny_papers, repro_home, slurm_cluster, tmp_path):
+    """kill -9 cancels nothing in Slurm: the task sees the harness's heartbeat stop, records
+    itself interrupted and ends, the script it started with it."""
+    project = tmp_path / "lab"
+    project.mkdir()
+    (project / "repro.toml").write_text("[slurm]\norphan_after = 5\n")
     harness = subprocess.Popen(
-        slurm_cluster.command(*repro_cmd("run", "tiny", "--set", "mode=sleep", "--claims", "a_score",
+        slurm_cluster.command(*repro_cmd("run", "tiny", "--set", "mode=sleep_with_a_child", "--claims", "a_score",
                                          "--executor", "slurm")),
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=project,
     )
     (record,) = wait_for_records(repro_home, lambda rs: rs[0]["status"] == "running")
     harness.kill()
@@ -106,6 +125,14 @@ def test_a_killed_harness_leaves_lost_runs_that_name_their_slurm_job(tiny_papers
         (summary,) = json.loads(run_repro("runs", "tiny", "--json").stdout)
         assert summary["status"] == "lost"
         assert f"Slurm job {job_id} may still be running (squeue -j {job_id})" in summary["error"]
+        (after,) = wait_for_records(repro_home, lambda rs: rs[0]["status"] == "interrupted", timeout=60)
+        assert "stopped answering" in after["error"] and "this Slurm task stopped itself" in after["error"]
+        deadline = time.time() + 30
+        while slurm_cluster.run("squeue", "-h", "-j", job_id).stdout.strip() and time.time() < deadline:
+            time.sleep(0.5)
+        assert not slurm_cluster.run("squeue", "-h", "-j", job_id).stdout.strip(), "the task is still in the queue"
+        child = int(next((repro_home / "runs").glob("*/work/child.pid")).read_text())
+        assert not pid_alive(child, seconds=15), "the script the task started outlived it"
     finally:
         slurm_cluster.run("scancel", job_id)
 
