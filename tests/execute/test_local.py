@@ -177,7 +177,7 @@ def wait_until_gone(pgid: int, seconds: float = 15) -> list[int]:
 def test_a_stopping_signal_stops_the_workers_records_them_and_exits_like_the_shell(tiny_papers, repro_home, sig, code):
     harness = subprocess.Popen(
         repro_cmd("run", "tiny", "--set", "mode=sleep_with_a_child", "--seeds", "2", "--jobs", "2"),
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
     )
     record = wait_for_running_record(repro_home)
     harness.send_signal(sig)
@@ -190,6 +190,7 @@ def test_a_stopping_signal_stops_the_workers_records_them_and_exits_like_the_she
     assert all(f"stopped by {name}" in r["error"] for r in records)
     for r in records:
         assert wait_until_gone(r["worker_pid"]) == [], f"processes of run {r['run_id']} outlived the harness"
+    assert wait_until_gone(harness.pid) == [], "the forkserver or the resource tracker outlived the harness"
     assert record["run_id"] in {r["run_id"] for r in records}
     assert run_repro("run", "tiny", "--claims", "a_score").returncode == 0  # a rerun works
 
@@ -197,12 +198,13 @@ def test_a_stopping_signal_stops_the_workers_records_them_and_exits_like_the_she
 def test_a_harness_killed_with_sigkill_takes_its_workers_with_it(tiny_papers, repro_home):
     harness = subprocess.Popen(
         repro_cmd("run", "tiny", "--set", "mode=sleep_with_a_child", "--claims", "a_score"),
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
     )
     record = wait_for_running_record(repro_home)
     harness.kill()
     harness.wait()
     assert wait_until_gone(record["worker_pid"]) == []  # the worker and the script it started
+    assert wait_until_gone(harness.pid) == []  # the harness's own group: the forkserver, the resource tracker
     (after,) = records_of(repro_home)
     assert after["status"] == "interrupted"
     assert "the harness" in after["error"] and "ended while this run was going" in after["error"]
@@ -215,7 +217,7 @@ def test_a_harness_killed_with_sigkill_takes_its_workers_with_it(tiny_papers, re
 def test_ctrl_c_during_start_up_is_a_clean_130(tiny_papers, repro_home, delay):
     """While the forkserver imports torch: one line, exit 130, no traceback, no bare run folder."""
     harness = subprocess.Popen(repro_cmd("run", "tiny", "--seeds", "2"), stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
+                               stderr=subprocess.PIPE, text=True, start_new_session=True)
     time.sleep(delay)
     harness.send_signal(signal.SIGINT)
     _, stderr = harness.communicate(timeout=60)
@@ -227,6 +229,8 @@ def test_ctrl_c_during_start_up_is_a_clean_130(tiny_papers, repro_home, delay):
     folders = list(runs.iterdir()) if runs.is_dir() else []
     assert all((folder / "run.json").is_file() for folder in folders), "a run folder without its record"
     assert all(json.loads((f / "run.json").read_text())["status"] in ("interrupted", "ok") for f in folders)
+    assert wait_until_gone(harness.pid) == [], "a process of the harness (the forkserver?) outlived it"
+    assert run_repro("run", "tiny", "--claims", "a_score").returncode == 0  # a rerun works
 
 
 @pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGHUP, 129)])
