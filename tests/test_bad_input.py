@@ -32,6 +32,15 @@ def test_bad_run_options_are_refused_up_front(tiny_papers, repro_home, monkeypat
     assert not (repro_home / "runs").exists()
 
 
+@pytest.mark.parametrize("claims, message", [(",", "name at least one claim id"),
+                                             ("nope", "--claims: nope not a claim of tiny")])
+def test_check_refuses_unknown_or_empty_claims(tiny_papers, repro_home, tmp_path, claims, message):
+    student = tmp_path / "student.py"
+    student.write_text((tiny_papers / "tiny" / "reimpl.py").read_text())
+    result = run_repro("check", "tiny", "--impl", str(student), f"--claims={claims}")
+    assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
+
+
 def test_report_onto_a_file_is_refused(tiny_papers, repro_home, tmp_path):
     existing = tmp_path / "report.html"
     existing.write_text("someone's file\n")

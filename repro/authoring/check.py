@@ -22,7 +22,7 @@ from pathlib import Path
 from repro.errors import ReproError, UsageError
 from repro.catalog.manifest import Paper
 from repro.catalog.papers import resolve_impl
-from repro.plan import claim_settings, merged_config
+from repro.plan import claim_settings, merged_config, select_claims
 from repro.authoring.stages import STAGE_NAMES
 from repro.worker.imports import import_file
 
@@ -53,12 +53,16 @@ class _Failed(Exception):
 
 
 def check(paper: Paper, impl: str, *, against: str = "reimpl", full: bool = False,
-          show_progress: bool = False, stored_baseline: bool = False) -> list[Stage]:
-    """Run the stages in order; the list ends with the first stage that failed."""
+          show_progress: bool = False, stored_baseline: bool = False,
+          claim_ids: list[str] | None = None) -> list[Stage]:
+    """Run the stages in order; the list ends with the first stage that failed. With
+    claim_ids, every stage looks at those claims' settings only (the quick profile's claims,
+    or all, by default)."""
     student_name, student_path = resolve_impl(paper, impl)
     reference_name, reference_path = resolve_impl(paper, against)
     if student_path == reference_path:
         raise UsageError(f"--impl {impl} is the reference itself; check a student's implementation against it")
+    claims = select_claims(paper, "quick", claim_ids) if claim_ids else list(paper.claims)
     if not (paper.folder / "checks.py").is_file():
         raise UsageError(f"{paper.id} has no checks.py, which `repro check` needs (an example batch, the "
                          "overfit target, hints); papers/mnist1d/checks.py is the example")
@@ -66,14 +70,14 @@ def check(paper: Paper, impl: str, *, against: str = "reimpl", full: bool = Fals
     hints = getattr(helpers, "HINTS", {})
 
     stages: list[Stage] = []
-    context: dict = {}
+    context: dict = {"claims": claims}
     steps = {
         "interface": lambda: _interface(student_path, reference_path, context),
         "structure": lambda: _structure(paper, helpers, context),
         "forward": lambda: _forward(paper, helpers, context),
         "step": lambda: _step(paper, helpers, context),
         "overfit": lambda: _overfit(paper, helpers, context),
-        "quick": lambda: _quick(paper, student_path, reference_name, show_progress, stored_baseline),
+        "quick": lambda: _quick(paper, student_path, reference_name, show_progress, stored_baseline, claim_ids),
         "full": lambda: _full(paper, student_path, show_progress),
     }
     for name in STAGE_NAMES if full else STAGE_NAMES[:-1]:
@@ -141,7 +145,7 @@ def _structure(paper: Paper, helpers, context: dict) -> list[str]:
     import torch
 
     details = []
-    for cfg, label in _settings(paper):
+    for cfg, label in _settings(paper, context["claims"]):
         student, reference = _models(context, cfg)
         x, _ = helpers.example_batch(cfg)
         with torch.no_grad():
@@ -176,7 +180,7 @@ def _forward(paper: Paper, helpers, context: dict) -> list[str]:
     import torch
 
     details = []
-    for cfg, label in _settings(paper):
+    for cfg, label in _settings(paper, context["claims"]):
         student, reference = _models(context, cfg, same_weights=True)
         x, _ = helpers.example_batch(cfg)
         with torch.no_grad():
@@ -194,7 +198,7 @@ def _step(paper: Paper, helpers, context: dict) -> list[str]:
     import torch
 
     details = []
-    for cfg, label in _settings(paper):
+    for cfg, label in _settings(paper, context["claims"]):
         student, reference = _models(context, cfg, same_weights=True)
         opt_s = context["student"].make_optimizer(student, cfg)
         opt_r = context["reference"].make_optimizer(reference, cfg)
@@ -219,7 +223,7 @@ def _overfit(paper: Paper, helpers, context: dict) -> list[str]:
 
     target = helpers.OVERFIT
     details = []
-    for cfg, label in _settings(paper):
+    for cfg, label in _settings(paper, context["claims"]):
         torch.manual_seed(0)
         model = context["student"].build_model(cfg)
         optimizer = context["student"].make_optimizer(model, cfg)
@@ -235,7 +239,7 @@ def _overfit(paper: Paper, helpers, context: dict) -> list[str]:
 
 
 def _quick(paper: Paper, student_path: Path, reference_name: str, show_progress: bool,
-           stored_only: bool = False) -> list[str]:
+           stored_only: bool = False, claim_ids: list[str] | None = None) -> list[str]:
     """The quick profile's metrics, like with like: the student's runs against the reference's
     on this machine (same seeds, same config). The reference's numbers come from a stored
     baseline with this machine's numerics fingerprint, else from running the reference now,
@@ -255,9 +259,9 @@ def _quick(paper: Paper, student_path: Path, reference_name: str, show_progress:
                              f"the reference now, or `{update_command(paper.id, reference_name)}` makes them"])
     run_reference = not same_machine and not stored_only
     student_records, reference_records = _run_quick(paper, student_path, reference_name if run_reference else None,
-                                                    show_progress)
+                                                    show_progress, claim_ids)
     details, failures = [], []
-    for claim in paper.claims:
+    for claim in select_claims(paper, "quick", claim_ids) if claim_ids else paper.claims:
         for record in (r for r in student_records if r.setting == claim.setting_label):
             setting, seed = claim.setting_label, record.seed
             band = claim.tolerance.band(claim.reported)
@@ -312,7 +316,7 @@ def _measured_tolerance(stored: list[dict], setting: str, metric: str) -> float 
 
 
 def _run_quick(paper: Paper, student_path: Path, reference_name: str | None,
-               show_progress: bool) -> tuple[list, list]:
+               show_progress: bool, claim_ids: list[str] | None = None) -> tuple[list, list]:
     """The student's quick runs and, with reference_name, the reference's, in one batch
     (interleaved, so the longest runs of both go at once): CPU, one thread a run."""
     from repro.execute.local import LocalExecutor
@@ -321,7 +325,8 @@ def _run_quick(paper: Paper, student_path: Path, reference_name: str | None,
     from repro.run import plan_and_fetch
 
     jobs = os.cpu_count() or 1
-    options = dict(profile="quick", device="cpu", jobs=jobs, threads=THREADS_PER_RUN, show_progress=show_progress)
+    options = dict(profile="quick", claim_ids=claim_ids, device="cpu", jobs=jobs, threads=THREADS_PER_RUN,
+                   show_progress=show_progress)
     student = plan_and_fetch(paper, impl=str(student_path), **options)
     reference = plan_and_fetch(paper, impl=reference_name, **options) if reference_name else []
     specs = [spec for pair in zip(student, reference) for spec in pair] if reference else student
@@ -345,9 +350,9 @@ def _full(paper: Paper, student_path: Path, show_progress: bool) -> list[str]:
 # ------------------------------------------------------------------------- helpers
 
 
-def _settings(paper: Paper) -> list[tuple[dict, str]]:
-    """One config per distinct claim setting, with the quick profile's overrides."""
-    return [(merged_config(paper, "quick", setting), label) for label, setting in claim_settings(paper.claims).items()]
+def _settings(paper: Paper, claims: list) -> list[tuple[dict, str]]:
+    """One config per distinct setting of these claims, with the quick profile's overrides."""
+    return [(merged_config(paper, "quick", setting), label) for label, setting in claim_settings(claims).items()]
 
 
 def _models(context: dict, cfg: dict, same_weights: bool = False):

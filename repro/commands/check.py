@@ -24,6 +24,8 @@ def add_arguments(p) -> None:
     p.add_argument("--stored-baseline", action="store_true",
                    help="quick stage: compare with the reference's stored baseline even when another machine made it "
                    "(faster: the reference is not run; the tolerance is then its measured spread across machines)")
+    p.add_argument("--claims", help="comma-separated claim ids: check only their settings, and run only their "
+                   "quick runs (default: the quick profile's claims, or all)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
 
@@ -31,10 +33,12 @@ def handle(args) -> int:
     from repro.render import text as render
     from repro.authoring.check import check
     from repro.catalog import load_paper
+    from repro.plan import parse_claim_ids
 
     paper = load_paper(args.paper)
     stages = check(paper, args.impl, against=args.against, full=args.full, show_progress=not args.json,
-                   stored_baseline=args.stored_baseline)
+                   stored_baseline=args.stored_baseline,
+                   claim_ids=parse_claim_ids(args.claims) if args.claims is not None else None)
     print(render.to_json([s.to_dict() for s in stages]) if args.json else render.check_text(stages, args.full))
     return 0 if all(stage.passed for stage in stages) else 1
 
