@@ -549,14 +549,25 @@ def _field_name(loc: tuple, raw: dict) -> tuple[str, str | None]:
             name += f"[{part}]"
             node = node[part] if isinstance(node, list) and part < len(node) else None
             if isinstance(node, dict) and isinstance(node.get("id"), str):
-                name += f" ({node['id']})"
+                name += f" ({_id_label(node['id'])})"
         elif name and (not isinstance(node, dict) or (part in _UNION_MEMBERS and part not in node)):
             member = part  # inside a leaf value (or a mapping where a value belongs): a union member's name
         else:
-            shown = part if isinstance(part, str) and re.fullmatch(r"[\w-]{1,60}", part) else _short(part)
-            name += f".{shown}" if name else shown
+            name += f".{_key(part)}" if name else _key(part)
             node = node.get(part) if isinstance(node, dict) else None
     return name or "(top level)", member
+
+
+def _key(part) -> str:
+    """A field name or id as it is where it is plain (`mode`, `cnn_test_acc`), else quoted and
+    shortened: a key of newlines or a megabyte never breaks the one-line problem format."""
+    return part if isinstance(part, str) and re.fullmatch(r"[\w-]{1,60}", part) else _short(part)
+
+
+def _id_label(claim_id: str) -> str:
+    """A claim's id beside its index, as written where it prints on one line (its own
+    problem, if any, is reported at .id)."""
+    return claim_id if claim_id.isprintable() and len(claim_id) <= 60 else _short(claim_id)
 
 
 def _reason(err: dict) -> str:
@@ -595,7 +606,7 @@ def _cross_checks(raw: dict, folder_name: str) -> list[tuple[str, str]]:
     for index, claim in enumerate(claims):
         if not isinstance(claim, dict):
             continue
-        label = f"claims[{index}]" + (f" ({claim['id']})" if isinstance(claim.get("id"), str) else "")
+        label = f"claims[{index}]" + (f" ({_id_label(claim['id'])})" if isinstance(claim.get("id"), str) else "")
         if claim.get("id") is not None and claim.get("id") in seen:
             problems.append((f"{label}.id", "duplicate claim id; each claim needs its own"))
         seen.add(claim.get("id"))
@@ -603,7 +614,7 @@ def _cross_checks(raw: dict, folder_name: str) -> list[tuple[str, str]]:
         if config is not None and isinstance(setting, dict):
             for key in setting:
                 if key not in config:
-                    problems.append((f"{label}.setting.{key}", f"not a config key (known: {', '.join(config)})"))
+                    problems.append((f"{label}.setting.{_key(key)}", f"not a config key (known: {', '.join(map(_key, config))})"))
 
     names = [d.get("name") for d in raw.get("data") or [] if isinstance(d, dict)]
     for name in {n for n in names if n is not None and names.count(n) > 1}:
@@ -616,9 +627,9 @@ def _cross_checks(raw: dict, folder_name: str) -> list[tuple[str, str]]:
         if config is not None and isinstance(profile.get("config"), dict):
             for key in profile["config"]:
                 if key not in config:
-                    problems.append((f"profiles.{name}.config.{key}", f"not a config key (known: {', '.join(config)})"))
+                    problems.append((f"profiles.{_key(name)}.config.{_key(key)}", f"not a config key (known: {', '.join(map(_key, config))})"))
         if isinstance(profile.get("claims"), list):
             for claim_id in profile["claims"]:
                 if claim_id not in claim_ids:
-                    problems.append((f"profiles.{name}.claims", f"{claim_id!r} is not a claim id of this paper"))
+                    problems.append((f"profiles.{_key(name)}.claims", f"{_short(claim_id)} is not a claim id of this paper"))
     return problems

@@ -25,8 +25,8 @@ def wait_for_running_record(home: Path, timeout: float = 60) -> dict:
     deadline = time.time() + timeout
     while time.time() < deadline:
         for path in (home / "runs").glob("*/run.json"):
-            record = json.loads(path.read_text())
-            if record["status"] == "running" and (path.parent / "log.txt").read_text().count("sleeping"):
+            record, log = json.loads(path.read_text()), path.parent / "log.txt"
+            if record["status"] == "running" and log.is_file() and log.read_text().count("sleeping"):
                 return record
         time.sleep(0.2)
     raise AssertionError("no worker reached its sleep in time")
