@@ -41,8 +41,9 @@ class Stage:
         return {"stage": self.name, "passed": self.passed, "details": self.details, "hints": self.hints}
 
 
-class _Failed(Exception):
-    """Raised inside a stage with the details that show what differs. `hints` replaces the
+class CheckFailed(Exception):
+    """Raised inside a stage (a paper's own stages in its checks.py too) with the details
+    that show what differs. `hints` replaces the
     paper's hints for the stage where the cause is known and is not the student's code;
     `first_hint` goes before them where the cause may not be the student's code."""
 
@@ -69,6 +70,7 @@ def check(paper: Paper, impl: str, *, against: str = "reimpl", full: bool = Fals
     helpers = import_file(paper.folder / "checks.py", f"repro_checks_{paper.id}")
     hints = getattr(helpers, "HINTS", {})
 
+    own_stages = getattr(helpers, "STAGES", {})
     stages: list[Stage] = []
     context: dict = {"claims": claims}
     steps = {
@@ -80,12 +82,12 @@ def check(paper: Paper, impl: str, *, against: str = "reimpl", full: bool = Fals
         "quick": lambda: _quick(paper, student_path, reference_name, show_progress, stored_baseline, claim_ids),
         "full": lambda: _full(paper, student_path, show_progress),
     }
-    for name in STAGE_NAMES if full else STAGE_NAMES[:-1]:
-        run_stage = steps[name]
+    for name in planned_stages(own_stages, full):
+        run_stage = steps.get(name) or (lambda name=name: _paper_stage(paper, own_stages[name][2], context))
         try:
             details = run_stage()
             stages.append(Stage(name, True, details))
-        except _Failed as failure:
+        except CheckFailed as failure:
             own_hints = failure.hints if failure.hints is not None else hints.get(name, [])
             own_hints = [failure.first_hint, *own_hints] if failure.first_hint else own_hints
             stages.append(Stage(name, False, failure.details, own_hints))
@@ -98,6 +100,36 @@ def check(paper: Paper, impl: str, *, against: str = "reimpl", full: bool = Fals
             stages.append(Stage(name, False, [_where(exc, student_path)], [raised, *hints.get(name, [])]))
             break
     return stages
+
+
+def planned_stages(own_stages: dict, full: bool) -> list[str]:
+    """The built-in stages in order, each followed by the paper's own stages that name it
+    (checks.py's STAGES: name -> (the stage it follows, what it checks, the function))."""
+    names = []
+    for name in STAGE_NAMES if full else STAGE_NAMES[:-1]:
+        names.append(name)
+        names += [own for own, (after, _, _) in own_stages.items() if after == name]
+    return names
+
+
+def stage_plan(paper: Paper, full: bool) -> list[str]:
+    """The stages `repro check` runs on this paper, its own included."""
+    helpers = import_file(paper.folder / "checks.py", f"repro_checks_{paper.id}")
+    return planned_stages(getattr(helpers, "STAGES", {}), full)
+
+
+def _paper_stage(paper: Paper, run_stage, context: dict) -> list[str]:
+    """A stage from the paper's checks.py: run_stage(student, reference, cfg) per claim
+    setting, with the student's and the reference's modules; it returns what it compared and
+    raises CheckFailed with what differs."""
+    details = []
+    for cfg, label in _settings(paper, context["claims"]):
+        try:
+            details += [f"[{label}] {line}" for line in run_stage(context["student"], context["reference"], cfg)]
+        except CheckFailed as failure:
+            failure.details = [f"[{label}] {line}" for line in failure.details]
+            raise
+    return details
 
 
 def _where(exc: Exception, student_path: Path) -> str:
@@ -119,7 +151,7 @@ def _interface(student_path: Path, reference_path: Path, context: dict) -> list[
     try:
         student = import_file(student_path, f"repro_student_{student_path.stem}")
     except Exception as exc:  # noqa: BLE001 - any import error is the student's to see
-        raise _Failed(f"importing {student_path} failed: {type(exc).__name__}: {exc}") from None
+        raise CheckFailed(f"importing {student_path} failed: {type(exc).__name__}: {exc}") from None
     problems = []
     for name, count in REQUIRED.items():
         function = getattr(student, name, None)
@@ -131,7 +163,7 @@ def _interface(student_path: Path, reference_path: Path, context: dict) -> list[
         if len(params) != count:
             problems.append(f"{name}{inspect.signature(function)} takes {len(params)} required arguments, expected {count}")
     if problems:
-        raise _Failed(*problems)
+        raise CheckFailed(*problems)
     context["student"] = student
     context["reference"] = import_file(reference_path, f"repro_reference_{reference_path.stem}")
     missing = [name for name in REQUIRED if not callable(getattr(context["reference"], name, None))]
@@ -149,9 +181,9 @@ def _structure(paper: Paper, helpers, context: dict) -> list[str]:
         student, reference = _models(context, cfg)
         x, _ = helpers.example_batch(cfg)
         with torch.no_grad():
-            out_s, out_r = student(x), reference(x)
+            out_s, out_r = _call(student, x), _call(reference, x)
         if out_s.shape != out_r.shape:
-            raise _Failed(f"[{label}] output shape {tuple(out_s.shape)} on a batch {tuple(x.shape)}; "
+            raise CheckFailed(f"[{label}] output shape {tuple(out_s.shape)} on a batch {_shape(x)}; "
                           f"the reference gives {tuple(out_r.shape)}")
         count_s, count_r = _count(student), _count(reference)
         shapes_s = [(n, tuple(p.shape)) for n, p in student.named_parameters()]
@@ -165,12 +197,12 @@ def _structure(paper: Paper, helpers, context: dict) -> list[str]:
             lines = [f"[{label}] {count_s} parameters; the reference has {count_r}" if count_s != count_r
                      else f"[{label}] {count_s} parameters, as the reference, but shaped differently:"]
             lines += _shape_table(shapes_s, shapes_r)
-            raise _Failed(*lines)
+            raise CheckFailed(*lines)
         layers_s, layers_r = _leaf_outputs(student, x), _leaf_outputs(reference, x)
         for (name_s, kind_s, o_s), (name_r, kind_r, o_r) in zip(layers_s, layers_r):
             if tuple(o_s.shape) != tuple(o_r.shape):
-                raise _Failed(f"[{label}] {name_s} ({kind_s}) outputs {tuple(o_s.shape)}; the reference's {name_r} "
-                              f"({kind_r}) outputs {tuple(o_r.shape)} on the same batch {tuple(x.shape)}")
+                raise CheckFailed(f"[{label}] {name_s} ({kind_s}) outputs {tuple(o_s.shape)}; the reference's {name_r} "
+                              f"({kind_r}) outputs {tuple(o_r.shape)} on the same batch {_shape(x)}")
         details.append(f"[{label}] output {tuple(out_s.shape)}, {count_s} parameters in {len(shapes_s)} tensors, "
                        f"{len(layers_s)} layers' output shapes: as the reference")
     return details
@@ -184,10 +216,10 @@ def _forward(paper: Paper, helpers, context: dict) -> list[str]:
         student, reference = _models(context, cfg, same_weights=True)
         x, _ = helpers.example_batch(cfg)
         with torch.no_grad():
-            out_s, out_r = student(x), reference(x)
+            out_s, out_r = _call(student, x), _call(reference, x)
         if not torch.allclose(out_s, out_r, rtol=RTOL, atol=ATOL):
             worst = (out_s - out_r).abs().max().item()
-            raise _Failed(f"[{label}] with the reference's weights, outputs differ (max |difference| {worst:.3g}, "
+            raise CheckFailed(f"[{label}] with the reference's weights, outputs differ (max |difference| {worst:.3g}, "
                           f"tolerance rtol {RTOL})", *_first_difference(student, reference, x))
         details.append(f"[{label}] same outputs with the reference's weights (max |difference| "
                        f"{(out_s - out_r).abs().max().item():.2g})")
@@ -208,11 +240,11 @@ def _step(paper: Paper, helpers, context: dict) -> list[str]:
             loss_s = float(context["student"].train_step(student, opt_s, x, y))
             loss_r = float(context["reference"].train_step(reference, opt_r, x, y))
             if abs(loss_s - loss_r) > RTOL * abs(loss_r) + ATOL:
-                raise _Failed(f"[{label}] step {step}: loss {loss_s:.6g}, the reference's {loss_r:.6g}")
+                raise CheckFailed(f"[{label}] step {step}: loss {loss_s:.6g}, the reference's {loss_r:.6g}")
             for name, p_s, p_r in pairs:
                 if not torch.allclose(p_s, p_r, rtol=RTOL, atol=ATOL):
                     worst = (p_s - p_r).abs().max().item()
-                    raise _Failed(f"[{label}] step {step}: same loss ({loss_s:.6g}) but {name} was updated "
+                    raise CheckFailed(f"[{label}] step {step}: same loss ({loss_s:.6g}) but {name} was updated "
                                   f"differently (max |difference| {worst:.3g})")
         details.append(f"[{label}] two steps: same losses ({loss_s:.6g} at step 2) and same updates")
     return details
@@ -232,7 +264,7 @@ def _overfit(paper: Paper, helpers, context: dict) -> list[str]:
         for _ in range(target["steps"] - 1):
             loss = float(context["student"].train_step(model, optimizer, x, y))
         if not loss < target["target_loss"]:
-            raise _Failed(f"[{label}] after {target['steps']} steps on {target['examples']} examples the loss is "
+            raise CheckFailed(f"[{label}] after {target['steps']} steps on {target['examples']} examples the loss is "
                           f"{loss:.4g} (from {first:.4g}); it should fall below {target['target_loss']}")
         details.append(f"[{label}] loss {first:.3g} -> {loss:.3g} in {target['steps']} steps on one batch")
     return details
@@ -254,7 +286,7 @@ def _quick(paper: Paper, student_path: Path, reference_name: str, show_progress:
     here = fingerprint_id(probe_fingerprint(THREADS_PER_RUN))
     same_machine = [b for b in stored if here and b.get("fingerprint_id") == here]
     if stored_only and not stored:
-        raise _Failed(f"no baseline of the reference: {paper.id}/{reference_name}-quick",
+        raise CheckFailed(f"no baseline of the reference: {paper.id}/{reference_name}-quick",
                       hints=[f"not your code: the reference's numbers are missing; leave out --stored-baseline to run "
                              f"the reference now, or `{update_command(paper.id, reference_name)}` makes them"])
     run_reference = not same_machine and not stored_only
@@ -269,7 +301,7 @@ def _quick(paper: Paper, student_path: Path, reference_name: str, show_progress:
                 theirs_record = next((r for r in reference_records if r.setting == setting
                                       and r.seed == seed), None)
                 if theirs_record is None or theirs_record.status != "ok":
-                    raise _Failed(f"[{setting}] seed {seed}: the reference's own run did not finish "
+                    raise CheckFailed(f"[{setting}] seed {seed}: the reference's own run did not finish "
                                   f"({theirs_record and theirs_record.error}); log: {theirs_record and theirs_record.log_path}",
                                   hints=["not your code: the reference failed on this machine; its log says why"])
                 theirs, source = theirs_record.metrics.get(claim.metric), "run now on this machine"
@@ -298,11 +330,11 @@ def _quick(paper: Paper, student_path: Path, reference_name: str, show_progress:
             (details if ours is not None and abs(ours - theirs) <= tolerance else failures).append(line)
     if failures:
         if not run_reference and not same_machine:
-            raise _Failed(*failures, *details, first_hint=(
+            raise CheckFailed(*failures, *details, first_hint=(
                 "maybe not your code: the reference's numbers were made on another machine, where the same code "
                 "and seed give other numbers (the tolerance is the spread measured across machines); leave out "
                 "--stored-baseline to compare with the reference run on this machine"))
-        raise _Failed(*failures, *details)
+        raise CheckFailed(*failures, *details)
     return details
 
 
@@ -343,7 +375,7 @@ def _full(paper: Paper, student_path: Path, show_progress: bool) -> list[str]:
                         jobs=os.cpu_count() or 1, show_progress=show_progress)
     table = verdict_table(outcome).splitlines()
     if outcome.exit_code != 0:
-        raise _Failed(*table)
+        raise CheckFailed(*table)
     return table
 
 
@@ -367,6 +399,16 @@ def _models(context: dict, cfg: dict, same_weights: bool = False):
     if same_weights:
         _copy_weights(context["student"], student, reference)
     return student, reference
+
+
+def _call(model, x):
+    """model(x); an example batch whose inputs are a tuple (values and time features) is
+    passed as the model's arguments."""
+    return model(*x) if isinstance(x, tuple) else model(x)
+
+
+def _shape(x) -> str:
+    return " and ".join(str(tuple(part.shape)) for part in x) if isinstance(x, tuple) else str(tuple(x.shape))
 
 
 def _count(model) -> int:
@@ -397,7 +439,7 @@ def _copy_weights(student_module, student, reference) -> None:
         student.load_state_dict(state)
         return
     if [tuple(v.shape) for v in targets.values()] != [tuple(v.shape) for v in state.values()]:
-        raise _Failed("cannot match the reference's weights to yours by order and shape; define "
+        raise CheckFailed("cannot match the reference's weights to yours by order and shape; define "
                       "load_reference_weights(model, state_dict) to map renamed or reordered layers")
     student.load_state_dict(dict(zip(targets, state.values())))
 
@@ -412,7 +454,7 @@ def _paired_parameters(student, reference) -> list[tuple[str, object, object]]:
     for name, p_s in student.named_parameters():
         match = next((p_r for p_r in unused if p_r.shape == p_s.shape and torch.equal(p_r, p_s)), None)
         if match is None:
-            raise _Failed(f"after loading the reference's weights, {name} equals none of the reference's "
+            raise CheckFailed(f"after loading the reference's weights, {name} equals none of the reference's "
                           "parameters; define load_reference_weights(model, state_dict) to map them")
         unused = [p for p in unused if p is not match]
         pairs.append((name, p_s, match))
@@ -430,7 +472,7 @@ def _leaf_outputs(model, x) -> list[tuple[str, str, object]]:
                 lambda m, i, o, name=name: outputs.append((name, type(m).__name__, o[0] if isinstance(o, tuple) else o))))
     try:
         with torch.no_grad():
-            model(x)
+            _call(model, x)
     finally:
         for handle in handles:
             handle.remove()

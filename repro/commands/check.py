@@ -31,7 +31,7 @@ def add_arguments(p) -> None:
 
 def handle(args) -> int:
     from repro.render import text as render
-    from repro.authoring.check import check
+    from repro.authoring.check import check, stage_plan
     from repro.catalog import load_paper
     from repro.plan import parse_claim_ids
 
@@ -39,6 +39,9 @@ def handle(args) -> int:
     stages = check(paper, args.impl, against=args.against, full=args.full, show_progress=not args.json,
                    stored_baseline=args.stored_baseline,
                    claim_ids=parse_claim_ids(args.claims) if args.claims is not None else None)
-    print(render.to_json([s.to_dict() for s in stages]) if args.json else render.check_text(stages, args.full))
+    if args.json:
+        print(render.to_json([s.to_dict() for s in stages]))
+    else:
+        print(render.check_text(stages, args.full, stage_plan(paper, args.full)))
     return 0 if all(stage.passed for stage in stages) else 1
 

@@ -474,10 +474,7 @@ def noise_json(noise) -> dict:
 
 # ---------------------------------------------------------------------- checks
 
-def check_text(stages, full: bool) -> str:
-    from repro.authoring.stages import STAGE_NAMES
-
-    planned = STAGE_NAMES if full else STAGE_NAMES[:-1]
+def check_text(stages, full: bool, planned: list[str]) -> str:
     lines = []
     for number, stage in enumerate(stages, start=1):
         lines.append(f"stage {number}/{len(planned)} {stage.name}: {'PASS' if stage.passed else 'FAIL'}")

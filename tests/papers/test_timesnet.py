@@ -1,0 +1,76 @@
+"""TimesNet (papers/timesnet): the manifest, the data protocol of the re-implementation, the
+check's own period stage, and the authors' code through the adapter where it can be fetched."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+from conftest import fetch_or_skip, run_repro
+
+PAPER = Path(__file__).resolve().parents[2] / "papers" / "timesnet"
+
+
+def reimpl():
+    spec = importlib.util.spec_from_file_location("timesnet_reimpl_under_test", PAPER / "reimpl.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_manifest_claims_the_four_horizons_at_the_scripts_settings(repro_home):
+    shown = run_repro("show", "timesnet", "--json")
+    assert shown.returncode == 0, shown.stderr
+    paper = json.loads(shown.stdout)
+    assert paper["reference"]["commit"] == "5e2e8874a5492a7997a5e0e79d7e5ba997888737"
+    claims = {c["id"]: c for c in paper["claims"]}
+    assert {claim["setting"]["pred_len"] for claim in claims.values()} == {96, 192, 336, 720}
+    assert claims["etth1_96_mse"]["reported"] == 0.384 and claims["etth1_720_mae"]["reported"] == 0.500
+    assert all("unverified" in claim["source"] for claim in claims.values())  # read from a copy of the table
+    assert paper["config"]["d_model"] == 16 and paper["config"]["top_k"] == 5
+
+
+def test_the_splits_are_the_librarys(shared_data):
+    """12/4/4 months of 30 days, val and test starting seq_len early, scaled by train's statistics."""
+    splits = reimpl().load_etth1(shared_data / "etth1" / "ETTh1.csv", seq_len=96, label_len=48, pred_len=96)
+    assert {name: len(windows) for name, windows in splits.items()} == {"train": 8449, "val": 2785, "test": 2785}
+    train = splits["train"].values
+    assert abs(train.mean(0)).max() < 1e-9 and abs(train.std(0) - 1).max() < 1e-9
+    x, y, x_mark, y_mark = splits["val"][0]
+    assert x.shape == (96, 7) and y.shape == (48 + 96, 7) and x_mark.shape == (96, 4)
+    assert (y[:48] == x[-48:]).all()  # the label part is the end of the input
+    assert (splits["val"].values[:96] == train[-96:]).all()  # val's first input lies in train
+
+
+def test_a_period_detection_that_keeps_the_mean_fails_the_papers_own_stage(repro_home, tmp_path):
+    from repro.authoring.check import check
+    from repro.catalog import load_paper
+
+    wrong = tmp_path / "keeps_the_mean.py"
+    source = (PAPER / "reimpl.py").read_text()
+    assert "    spectrum[0] = 0\n" in source
+    wrong.write_text(source.replace("    spectrum[0] = 0\n", ""))
+    with pytest.warns(RuntimeWarning):  # frequency 0 wins: a "period" of T // 0
+        stages = check(load_paper("timesnet"), str(wrong), claim_ids=["etth1_96_mse"])
+    assert [(s.name, s.passed) for s in stages] == [("interface", True), ("structure", True), ("periods", False)]
+    failed = stages[-1]
+    assert "your periods [0, 48, 24, 12, 64]" in failed.details[0] and "the reference's [48, 24, 12, 64, 32]" in failed.details[0]
+    assert "frequency 0 zeroed" in failed.hints[0]
+
+
+def test_reference_adapter_on_the_authors_code(repro_home, shared_data):
+    """The quick profile through the authors' run.py (where its commit can be fetched: a
+    network, or a mirror through git's insteadOf; skipped offline) gives the re-implementation's
+    numbers: the same weights, batches and dropout draws, up to float rounding."""
+    fetch_or_skip("timesnet")
+    for impl in ("reference", "reimpl"):
+        result = run_repro("run", "timesnet", "--impl", impl, "--threads", "1", "--json")
+        assert result.returncode in (0, 1), result.stderr
+    records = {r["spec"]["impl"]: r for r in (json.loads(p.read_text()) for p in (repro_home / "runs").glob("*/run.json"))}
+    assert {r["status"] for r in records.values()} == {"ok"}
+    for metric in ("test_mse", "test_mae", "best_val_loss", "train_loss"):
+        ours, theirs = records["reimpl"]["metrics"][metric], records["reference"]["metrics"][metric]
+        assert abs(ours - theirs) <= 1e-5 * abs(theirs), (metric, ours, theirs)
