@@ -79,7 +79,8 @@ def check(paper: Paper, impl: str, *, against: str = "reimpl", full: bool = Fals
         "forward": lambda: _forward(paper, helpers, context),
         "step": lambda: _step(paper, helpers, context),
         "overfit": lambda: _overfit(paper, helpers, context),
-        "quick": lambda: _quick(paper, student_path, reference_name, show_progress, stored_baseline, claim_ids),
+        "quick": lambda: _quick(paper, student_path, reference_name, show_progress, stored_baseline, claim_ids,
+                                context["claims"]),
         "full": lambda: _full(paper, student_path, show_progress),
     }
     for name in planned_stages(own_stages, full):
@@ -184,7 +185,7 @@ def _structure(paper: Paper, helpers, context: dict) -> list[str]:
             out_s, out_r = _call(student, x), _call(reference, x)
         if out_s.shape != out_r.shape:
             raise CheckFailed(f"[{label}] output shape {tuple(out_s.shape)} on a batch {_shape(x)}; "
-                          f"the reference gives {tuple(out_r.shape)}")
+                               f"the reference gives {tuple(out_r.shape)}")
         count_s, count_r = _count(student), _count(reference)
         shapes_s = [(n, tuple(p.shape)) for n, p in student.named_parameters()]
         shapes_r = [(n, tuple(p.shape)) for n, p in reference.named_parameters()]
@@ -202,7 +203,7 @@ def _structure(paper: Paper, helpers, context: dict) -> list[str]:
         for (name_s, kind_s, o_s), (name_r, kind_r, o_r) in zip(layers_s, layers_r):
             if tuple(o_s.shape) != tuple(o_r.shape):
                 raise CheckFailed(f"[{label}] {name_s} ({kind_s}) outputs {tuple(o_s.shape)}; the reference's {name_r} "
-                              f"({kind_r}) outputs {tuple(o_r.shape)} on the same batch {_shape(x)}")
+                                   f"({kind_r}) outputs {tuple(o_r.shape)} on the same batch {_shape(x)}")
         details.append(f"[{label}] output {tuple(out_s.shape)}, {count_s} parameters in {len(shapes_s)} tensors, "
                        f"{len(layers_s)} layers' output shapes: as the reference")
     return details
@@ -220,7 +221,7 @@ def _forward(paper: Paper, helpers, context: dict) -> list[str]:
         if not torch.allclose(out_s, out_r, rtol=RTOL, atol=ATOL):
             worst = (out_s - out_r).abs().max().item()
             raise CheckFailed(f"[{label}] with the reference's weights, outputs differ (max |difference| {worst:.3g}, "
-                          f"tolerance rtol {RTOL})", *_first_difference(student, reference, x))
+                               f"tolerance rtol {RTOL})", *_first_difference(student, reference, x))
         details.append(f"[{label}] same outputs with the reference's weights (max |difference| "
                        f"{(out_s - out_r).abs().max().item():.2g})")
     return details
@@ -245,7 +246,7 @@ def _step(paper: Paper, helpers, context: dict) -> list[str]:
                 if not torch.allclose(p_s, p_r, rtol=RTOL, atol=ATOL):
                     worst = (p_s - p_r).abs().max().item()
                     raise CheckFailed(f"[{label}] step {step}: same loss ({loss_s:.6g}) but {name} was updated "
-                                  f"differently (max |difference| {worst:.3g})")
+                                       f"differently (max |difference| {worst:.3g})")
         details.append(f"[{label}] two steps: same losses ({loss_s:.6g} at step 2) and same updates")
     return details
 
@@ -265,13 +266,13 @@ def _overfit(paper: Paper, helpers, context: dict) -> list[str]:
             loss = float(context["student"].train_step(model, optimizer, x, y))
         if not loss < target["target_loss"]:
             raise CheckFailed(f"[{label}] after {target['steps']} steps on {target['examples']} examples the loss is "
-                          f"{loss:.4g} (from {first:.4g}); it should fall below {target['target_loss']}")
+                               f"{loss:.4g} (from {first:.4g}); it should fall below {target['target_loss']}")
         details.append(f"[{label}] loss {first:.3g} -> {loss:.3g} in {target['steps']} steps on one batch")
     return details
 
 
 def _quick(paper: Paper, student_path: Path, reference_name: str, show_progress: bool,
-           stored_only: bool = False, claim_ids: list[str] | None = None) -> list[str]:
+           stored_only: bool = False, claim_ids: list[str] | None = None, claims: list | None = None) -> list[str]:
     """The quick profile's metrics, like with like: the student's runs against the reference's
     on this machine (same seeds, same config). The reference's numbers come from a stored
     baseline with this machine's numerics fingerprint, else from running the reference now,
@@ -287,13 +288,13 @@ def _quick(paper: Paper, student_path: Path, reference_name: str, show_progress:
     same_machine = [b for b in stored if here and b.get("fingerprint_id") == here]
     if stored_only and not stored:
         raise CheckFailed(f"no baseline of the reference: {paper.id}/{reference_name}-quick",
-                      hints=[f"not your code: the reference's numbers are missing; leave out --stored-baseline to run "
+                           hints=[f"not your code: the reference's numbers are missing; leave out --stored-baseline to run "
                              f"the reference now, or `{update_command(paper.id, reference_name)}` makes them"])
     run_reference = not same_machine and not stored_only
     student_records, reference_records = _run_quick(paper, student_path, reference_name if run_reference else None,
                                                     show_progress, claim_ids)
     details, failures = [], []
-    for claim in select_claims(paper, "quick", claim_ids) if claim_ids else paper.claims:
+    for claim in paper.claims if claims is None else claims:
         for record in (r for r in student_records if r.setting == claim.setting_label):
             setting, seed = claim.setting_label, record.seed
             band = claim.tolerance.band(claim.reported)
@@ -302,8 +303,8 @@ def _quick(paper: Paper, student_path: Path, reference_name: str, show_progress:
                                       and r.seed == seed), None)
                 if theirs_record is None or theirs_record.status != "ok":
                     raise CheckFailed(f"[{setting}] seed {seed}: the reference's own run did not finish "
-                                  f"({theirs_record and theirs_record.error}); log: {theirs_record and theirs_record.log_path}",
-                                  hints=["not your code: the reference failed on this machine; its log says why"])
+                                       f"({theirs_record and theirs_record.error}); log: {theirs_record and theirs_record.log_path}",
+                                       hints=["not your code: the reference failed on this machine; its log says why"])
                 theirs, source = theirs_record.metrics.get(claim.metric), "run now on this machine"
                 measured = _measured_tolerance(stored, setting, claim.metric)
                 tolerance = band if measured is None else min(band, measured)
@@ -440,7 +441,7 @@ def _copy_weights(student_module, student, reference) -> None:
         return
     if [tuple(v.shape) for v in targets.values()] != [tuple(v.shape) for v in state.values()]:
         raise CheckFailed("cannot match the reference's weights to yours by order and shape; define "
-                      "load_reference_weights(model, state_dict) to map renamed or reordered layers")
+                           "load_reference_weights(model, state_dict) to map renamed or reordered layers")
     student.load_state_dict(dict(zip(targets, state.values())))
 
 
@@ -455,7 +456,7 @@ def _paired_parameters(student, reference) -> list[tuple[str, object, object]]:
         match = next((p_r for p_r in unused if p_r.shape == p_s.shape and torch.equal(p_r, p_s)), None)
         if match is None:
             raise CheckFailed(f"after loading the reference's weights, {name} equals none of the reference's "
-                          "parameters; define load_reference_weights(model, state_dict) to map them")
+                               "parameters; define load_reference_weights(model, state_dict) to map them")
         unused = [p for p in unused if p is not match]
         pairs.append((name, p_s, match))
     return pairs

@@ -285,8 +285,7 @@ class SlurmExecutor(Executor):
         tasks = [_ArrayTask(index, spec) for index, spec in enumerate(specs, start=1)]
         for task in tasks:
             task.prepare()
-        heartbeat = Heartbeat(folder / "harness-heartbeat", every=min(30.0, self.options.orphan_after / 5))
-        with heartbeat:
+        with Heartbeat(folder / "harness-heartbeat", every=min(30.0, self.options.orphan_after / 5)) as heartbeat:
             return self._submit_and_wait(executor, tasks, heartbeat.path, batch, folder)
 
     def _submit_and_wait(self, executor, tasks: list[_ArrayTask], heartbeat: Path, batch: Batch,
