@@ -402,6 +402,14 @@ def _models(context: dict, cfg: dict, same_weights: bool = False):
     return student, reference
 
 
+def paired_models(student_module, reference_module, cfg: dict):
+    """For a paper's own stage (checks.py): the student's and the reference's model for cfg,
+    the student's holding the reference's weights, and their parameters paired as
+    (student's name, student's parameter, reference's parameter)."""
+    student, reference = _models({"student": student_module, "reference": reference_module}, cfg, same_weights=True)
+    return student, reference, _paired_parameters(student, reference)
+
+
 def _call(model, x):
     """model(x); an example batch whose inputs are a tuple (values and time features) is
     passed as the model's arguments."""

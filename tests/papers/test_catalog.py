@@ -63,7 +63,19 @@ def _timesnet(out: dict, records: list[dict]) -> None:
     assert record["metrics"]["best_val_loss"] == record["curves"]["val_loss"][0][1]
 
 
-QUICK = {"mnist1d": _mnist1d, "tcn": _tcn, "nanogpt": _nanogpt, "timesnet": _timesnet}
+def _patchtst(out: dict, records: list[dict]) -> None:
+    """Four batches of pre-training, four of probing: far from the paper's 0.322, one record
+    for both claims, both phases' curves."""
+    assert [c["claim_id"] for c in out["claims"]] == ["etth1_24_mse", "etth1_24_mae"]
+    mse, mae = (c["stats"]["mean"] for c in out["claims"])
+    assert 0.5 < mse < 3.0 and 0.4 < mae < 1.5
+    (record,) = records
+    assert [step for step, _ in record["curves"]["pretrain_val_loss"]] == [1]
+    assert [step for step, _ in record["curves"]["probe_val_loss"]] == [2]
+    assert record["metrics"]["best_val_loss"] == record["curves"]["probe_val_loss"][0][1]
+
+
+QUICK = {"mnist1d": _mnist1d, "tcn": _tcn, "nanogpt": _nanogpt, "timesnet": _timesnet, "patchtst": _patchtst}
 
 
 @pytest.mark.parametrize("paper_id", PAPERS)
