@@ -132,7 +132,7 @@ def test_check_passes_a_copy_of_the_reimplementation(paper_id, repro_home, share
     copy.write_text(reimpl.read_text())
     paper = load_paper(paper_id)
     first = select_claims(paper, "quick", None)[0].id  # one claim's runs: the other stages are the same code
-    stages = check(paper, str(copy), claim_ids=[first])
+    stages = check(paper, str(copy), claim_ids=[first], stored_baseline=True)  # the reference's runs: committed
     planned = [(name, True) for name in stage_plan(paper, full=False)]  # the built-in stages and the paper's own
     assert [name for name, _ in STAGES] == [name for name, _ in planned if name in dict(STAGES)]
     assert [(s.name, s.passed) for s in stages] == planned, [s.to_dict() for s in stages if not s.passed]
