@@ -4,7 +4,6 @@ through the adapter where it can be fetched."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -17,10 +16,9 @@ PROBING = '        return torch.optim.Adam(freeze_backbone(model), lr=cfg["lr"])
 
 
 def reimpl():
-    spec = importlib.util.spec_from_file_location("patchtst_reimpl_under_test", PAPER / "reimpl.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    from repro.worker.imports import import_file
+
+    return import_file(PAPER / "reimpl.py", "patchtst_reimpl_under_test")
 
 
 def test_manifest_claims_the_five_horizons_of_table_6(repro_home):

@@ -3,7 +3,6 @@ check's own period stage, and the authors' code through the adapter where it can
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -15,10 +14,9 @@ PAPER = Path(__file__).resolve().parents[2] / "papers" / "timesnet"
 
 
 def reimpl():
-    spec = importlib.util.spec_from_file_location("timesnet_reimpl_under_test", PAPER / "reimpl.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    from repro.worker.imports import import_file
+
+    return import_file(PAPER / "reimpl.py", "timesnet_reimpl_under_test")
 
 
 def test_manifest_claims_the_four_horizons_at_the_scripts_settings(repro_home):
