@@ -153,3 +153,20 @@ def test_a_stored_number_from_another_machine_is_said_to_be_one(repro_home, shar
     (line,) = stages[-1].details
     made_on = yaml.safe_load((REPO / "baselines" / "tcn" / "reimpl-quick.yml").read_text())["machine"]
     assert f"stored on another machine ({made_on})" in line, line
+
+
+@pytest.mark.parametrize("paper_id", PAPERS)
+def test_the_student_template_checks_its_interface_and_stops_at_the_first_todo(paper_id, repro_home, tmp_path):
+    """`repro impl new` (its library call) gives a file whose functions all exist (the interface stage passes)
+    and whose first TODO is where the check stops, with the line that raised."""
+    from repro.authoring.check import check
+    from repro.authoring.students import new_student_impl
+    from repro.catalog import load_paper
+
+    if not (REPO / "papers" / paper_id / "student_template.py").is_file():
+        pytest.skip(f"{paper_id} has no student template yet")
+    paper = load_paper(paper_id)
+    target = new_student_impl(paper, "ada", tmp_path / "ada.py")
+    stages = check(paper, str(target))
+    assert [(s.name, s.passed) for s in stages] == [("interface", True), ("structure", False)]
+    assert "NotImplementedError" in stages[-1].details[0] and "ada.py" in stages[-1].details[0]
