@@ -1,4 +1,7 @@
-"""The regression gate: every paper's quick profile against its stored baseline.
+"""The regression gate: quick profiles against their stored baselines. Each paper's main
+implementation is gated by the catalog's quick run through the CLI (tests/papers/
+test_catalog.py calls check_against_baseline with its records: one quick run serves both);
+this file runs the other implementations that have a baseline (a reference's).
 
 This test's data directory is baselines/. Where this machine's numerics fingerprint is the
 one a stored file was made with, pytest-regressions' data_regression compares the fresh
@@ -34,17 +37,44 @@ from repro.run import reproduce
 
 
 def catalog() -> list[tuple[str, str]]:
-    """Every paper's re-implementation, and any other implementation with a stored baseline."""
+    """Every implementation with a stored baseline that the catalog's quick-run test
+    (tests/papers/test_catalog.py, which gates each paper's main implementation through the
+    CLI with check_against_baseline below) does not already run: e.g. a reference's."""
     targets = []
     for paper_id in paper_ids():
         try:
             paper = load_paper(paper_id)
         except ManifestError:  # a paper still being written (`repro new`): `repro show` lists its TODOs
             continue
+        main = "reimpl" if "reimpl" in paper.implementations() else "reference"
         for impl in paper.implementations():
-            if impl == "reimpl" or baseline_path(paper_id, impl).exists():
+            if impl != main and baseline_path(paper_id, impl).exists():
                 targets.append((paper_id, impl))
     return targets
+
+
+def check_against_baseline(paper, impl: str, records: list, data_regression, request) -> None:
+    """The quick runs `records` of `impl` against its stored baseline: exactly where this
+    machine made a stored file (pytest-regressions; --force-regen rewrites it), else within
+    the measured portable tolerance."""
+    stored = stored_baselines(paper.id, impl)
+    if not stored:
+        pytest.fail(f"no baseline {baseline_path(paper.id, impl)}: `{update_command(paper.id, impl)}` makes it "
+                    "(it measures the spread too, which --force-regen cannot)")
+    order = {(run["setting"], run["seed"]): i for i, run in enumerate(stored[0]["runs"])}
+    records = sorted(records, key=lambda r: order.get((r.setting, r.seed), len(order)))  # the file's order
+    obtained = baseline_from_records(paper, impl, "quick", records)
+    paths = [baseline_path(paper.id, impl), *machine_paths(paper.id, impl)]
+    for path, baseline in zip(paths, stored):
+        if baseline.get("fingerprint_id") == obtained["fingerprint_id"]:  # exact: the same bits, or a change
+            data_regression.check({**baseline, "runs": obtained["runs"]}, fullpath=path)
+            return
+    if request.config.getoption("force_regen"):
+        pytest.skip(f"this machine ({obtained['machine']}) did not make {paths[0].name}: --force-regen rewrites "
+                    f"only a machine's own file; `{update_command(paper.id, impl)}` remakes the baseline here")
+    rows = compare_with_baseline(paper, stored, records)
+    failed = [row for row in rows if row.status != PASS]
+    assert not failed, regress_text(Regression(rows, [], False, comparison_notes(paper, stored, records)))
 
 
 @pytest.mark.parametrize("paper_id, impl", catalog(), ids=lambda value: value)
@@ -55,21 +85,6 @@ def test_quick_profile_matches_its_baseline(paper_id, impl, data_regression, req
         pytest.skip(f"{impl} needs its code fetched first (`repro fetch {paper_id}`); CI runs offline")
     if paper.data and not os.environ.get("REPRO_DATA_DIR"):
         request.getfixturevalue("shared_data")  # the checksummed copies in ../shared/data, or a skip
-    stored = stored_baselines(paper_id, impl)
-    if not stored:
-        pytest.fail(f"no baseline {baseline_path(paper_id, impl)}: `{update_command(paper_id, impl)}` makes it "
-                    "(it measures the spread too, which --force-regen cannot)")
     outcome = reproduce(paper, impl=impl, profile="quick", device="cpu", jobs=os.cpu_count() or 1,
                         threads=THREADS_PER_RUN)
-    obtained = baseline_from_records(paper, impl, "quick", outcome.records)
-    paths = [baseline_path(paper_id, impl), *machine_paths(paper_id, impl)]
-    for path, baseline in zip(paths, stored):
-        if baseline.get("fingerprint_id") == obtained["fingerprint_id"]:  # exact: the same bits, or a change
-            data_regression.check({**baseline, "runs": obtained["runs"]}, fullpath=path)
-            return
-    if request.config.getoption("force_regen"):
-        pytest.skip(f"this machine ({obtained['machine']}) did not make {paths[0].name}: --force-regen rewrites "
-                    f"only a machine's own file; `{update_command(paper_id, impl)}` remakes the baseline here")
-    rows = compare_with_baseline(paper, stored, outcome.records)
-    failed = [row for row in rows if row.status != PASS]
-    assert not failed, regress_text(Regression(rows, [], False, comparison_notes(paper, stored, outcome.records)))
+    check_against_baseline(paper, impl, outcome.records, data_regression, request)

@@ -94,9 +94,13 @@ def test_list_and_show(paper_id):
 
 
 @pytest.mark.parametrize("paper_id", PAPERS)
-def test_quick_profile_through_the_cli(paper_id, repro_home, shared_data):
-    """The README's main command on each paper, for real; verdicts vary by machine, no run may fail."""
+def test_quick_profile_through_the_cli(paper_id, repro_home, shared_data, data_regression, request):
+    """The README's main command on each paper, for real; verdicts vary by machine, no run may
+    fail. Its runs are also the regression gate: they must match the committed baseline
+    (exactly on the machine that made it, else within its measured spread)."""
     from repro.catalog import load_paper
+    from repro.records import list_records
+    from test_baselines import check_against_baseline
 
     assert paper_id in QUICK, f"add what {paper_id}'s quick run must show to QUICK"
     impl = "reimpl" if (REPO / "papers" / paper_id / "reimpl.py").is_file() else "reference"
@@ -117,6 +121,7 @@ def test_quick_profile_through_the_cli(paper_id, repro_home, shared_data):
     QUICK[paper_id](out, records)
     table = run_repro("runs", paper_id)
     assert table.returncode == 0 and table.stdout.count(paper_id) >= len(records)
+    check_against_baseline(load_paper(paper_id), impl, list_records(paper_id), data_regression, request)
 
 
 @pytest.mark.parametrize("paper_id", PAPERS)
