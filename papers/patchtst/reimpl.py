@@ -285,10 +285,10 @@ def train_step(model: nn.Module, optimizer: torch.optim.Optimizer, xb, yb) -> fl
 
 
 def find_lr(model: nn.Module, loss_of, loader, num_iter: int = 100, start: float = 1e-7, end: float = 10.0) -> float:
-    """The authors' LR range test (Learner.lr_finder, 'valley'): train with a learning rate
-    growing from `start` to `end` exponentially over num_iter batches, smooth the losses, and
-    take a rate two thirds down the longest stretch over which the loss keeps falling. The
-    model is put back as it was; the optimizer is thrown away."""
+    """The authors' LR range test (Learner.lr_finder, 'valley'): train (loss_of, a stepper)
+    with a learning rate growing from `start` to `end` exponentially over num_iter batches,
+    smooth the losses, and take a rate two thirds down the longest stretch over which the
+    loss keeps falling. The model is put back as it was; the optimizer is thrown away."""
     saved = copy.deepcopy(model.state_dict())
     optimizer = torch.optim.Adam(model.parameters(), lr=start)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda i: (end / start) ** ((i + 1) / (num_iter - 1)))
@@ -296,13 +296,9 @@ def find_lr(model: nn.Module, loss_of, loader, num_iter: int = 100, start: float
     model.train()
     epochs = num_iter // len(loader) + 1  # as lr_finder: enough epochs for num_iter batches
     for i, batch in enumerate((batch for _ in range(epochs) for batch in loader), start=1):
-        optimizer.zero_grad()
-        loss = loss_of(batch)
-        loss.backward()
-        optimizer.step()
-        scheduler.step()
+        loss = loss_of(batch, optimizer, scheduler)
         lrs.append(scheduler.get_last_lr()[0])
-        average = 0.98 * average + 0.02 * loss.item()
+        average = 0.98 * average + 0.02 * loss
         losses.append(average / (1 - 0.98 ** i))
         best = min(best, losses[-1])
         if losses[-1] > 4 * best or i > num_iter:
@@ -330,9 +326,9 @@ class Phases:
     with the best validation loss, over every phase of one script, are the ones kept (the
     model itself goes on from the last epoch). Epochs are numbered across phases."""
 
-    def __init__(self, ctx, data, cfg: dict):
+    def __init__(self, ctx, data, cfg: dict, first_epoch: int = 0):
         self.ctx, self.data, self.cfg = ctx, data, cfg
-        self.epoch, self.best, self.best_state, self.train_loss = 0, math.inf, None, math.nan
+        self.epoch, self.best, self.best_state, self.train_loss = first_epoch, math.inf, None, math.nan
 
     def one_cycle(self, model: nn.Module, optimizer, loss_of, epochs: int, lr_max: float, phase: str) -> None:
         """`epochs` epochs under torch's OneCycleLR (30% warm-up, cosine, beta1 cycled 0.95 ->
@@ -422,8 +418,7 @@ def forecast(cfg: dict, ctx, data_path, backbone: dict, first_epoch: int = 0) ->
         lr = find_lr(probe, mse(probe), data["train"])
     model = fresh()
     optimizer = make_optimizer(model, {**cfg, "lr": lr})
-    phases = Phases(ctx, data, cfg)
-    phases.epoch = first_epoch
+    phases = Phases(ctx, data, cfg, first_epoch)
     if cfg["finetune_mode"] == "linear_probe":
         phases.one_cycle(model, optimizer, mse(model), cfg["n_epochs_finetune"], lr, "probe")
     else:
