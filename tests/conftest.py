@@ -1,4 +1,5 @@
-"""Shared fixtures: an isolated REPRO_HOME, a tiny paper for worker tests, and CLI runners."""
+"""Shared fixtures and helpers: an isolated REPRO_HOME, a tiny paper for worker tests, CLI
+runners, a paper file as a module, and the baseline gate."""
 
 from __future__ import annotations
 
@@ -183,6 +184,13 @@ def reach_through_insteadof(monkeypatch, gitconfig: Path, repository: Path, url:
     monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
 
 
+def paper_module(paper_id: str, file: str = "reimpl.py"):
+    """A file of papers/PAPER imported as a module of its own, for tests of its functions."""
+    from repro.worker.imports import import_file
+
+    return import_file(REPO / "papers" / paper_id / file, f"{paper_id}_{Path(file).stem}_under_test")
+
+
 def fetch_or_skip(paper_id: str) -> None:
     """`repro fetch PAPER` (its pinned commit and data), or skip the test with the reason:
     the authors' code is reachable only with a network or a mirror (git's insteadOf)."""
@@ -190,6 +198,34 @@ def fetch_or_skip(paper_id: str) -> None:
     if fetched.returncode != 0:
         reason = next((line for line in fetched.stderr.splitlines() if line.startswith("error")), fetched.stderr[-300:])
         pytest.skip(f"the authors' code cannot be fetched here: {reason}")
+
+
+def check_against_baseline(paper, impl: str, records: list, data_regression, request) -> None:
+    """The quick runs `records` of `impl` against its stored baseline: exactly where this
+    machine made a stored file (pytest-regressions; --force-regen rewrites it), else within
+    the measured portable tolerance."""
+    from repro.baselines import (PASS, Regression, baseline_from_records, baseline_path, compare_with_baseline,
+                                 comparison_notes, machine_paths, stored_baselines, update_command)
+    from repro.render.text import regress_text
+
+    stored = stored_baselines(paper.id, impl)
+    if not stored:
+        pytest.fail(f"no baseline {baseline_path(paper.id, impl)}: `{update_command(paper.id, impl)}` makes it "
+                    "(it measures the spread too, which --force-regen cannot)")
+    order = {(run["setting"], run["seed"]): i for i, run in enumerate(stored[0]["runs"])}
+    records = sorted(records, key=lambda r: order.get((r.setting, r.seed), len(order)))  # the file's order
+    obtained = baseline_from_records(paper, impl, "quick", records)
+    paths = [baseline_path(paper.id, impl), *machine_paths(paper.id, impl)]
+    for path, baseline in zip(paths, stored):
+        if baseline.get("fingerprint_id") == obtained["fingerprint_id"]:  # exact: the same bits, or a change
+            data_regression.check({**baseline, "runs": obtained["runs"]}, fullpath=path)
+            return
+    if request.config.getoption("force_regen"):
+        pytest.skip(f"this machine ({obtained['machine']}) did not make {paths[0].name}: --force-regen rewrites "
+                    f"only a machine's own file; `{update_command(paper.id, impl)}` remakes the baseline here")
+    rows = compare_with_baseline(paper, stored, records)
+    failed = [row for row in rows if row.status != PASS]
+    assert not failed, regress_text(Regression(rows, [], False, comparison_notes(paper, stored, records)))
 
 
 # A real single-node Slurm cluster, started once for the session by .ci/slurm-up.sh (root, a

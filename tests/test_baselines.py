@@ -1,6 +1,7 @@
 """The regression gate: quick profiles against their stored baselines. Each paper's main
 implementation is gated by the catalog's quick run through the CLI (tests/papers/
-test_catalog.py calls check_against_baseline with its records: one quick run serves both);
+test_catalog.py calls conftest's check_against_baseline with its records: one quick run
+serves both);
 this file runs the other implementations that have a baseline (a reference's).
 
 This test's data directory is baselines/. Where this machine's numerics fingerprint is the
@@ -17,29 +18,18 @@ import os
 
 import pytest
 
-from repro.baselines import (
-    PASS,
-    Regression,
-    baseline_from_records,
-    baseline_path,
-    compare_with_baseline,
-    comparison_notes,
-    machine_paths,
-    offline_implementations,
-    stored_baselines,
-    update_command,
-)
+from conftest import check_against_baseline
+from repro.baselines import baseline_path, offline_implementations
 from repro.errors import ManifestError
 from repro.catalog import load_paper, paper_ids
 from repro.noise import THREADS_PER_RUN
-from repro.render.text import regress_text
 from repro.run import reproduce
 
 
 def catalog() -> list[tuple[str, str]]:
     """Every implementation with a stored baseline that the catalog's quick-run test
     (tests/papers/test_catalog.py, which gates each paper's main implementation through the
-    CLI with check_against_baseline below) does not already run: e.g. a reference's."""
+    CLI with conftest's check_against_baseline) does not already run: e.g. a reference's."""
     targets = []
     for paper_id in paper_ids():
         try:
@@ -51,30 +41,6 @@ def catalog() -> list[tuple[str, str]]:
             if impl != main and baseline_path(paper_id, impl).exists():
                 targets.append((paper_id, impl))
     return targets
-
-
-def check_against_baseline(paper, impl: str, records: list, data_regression, request) -> None:
-    """The quick runs `records` of `impl` against its stored baseline: exactly where this
-    machine made a stored file (pytest-regressions; --force-regen rewrites it), else within
-    the measured portable tolerance."""
-    stored = stored_baselines(paper.id, impl)
-    if not stored:
-        pytest.fail(f"no baseline {baseline_path(paper.id, impl)}: `{update_command(paper.id, impl)}` makes it "
-                    "(it measures the spread too, which --force-regen cannot)")
-    order = {(run["setting"], run["seed"]): i for i, run in enumerate(stored[0]["runs"])}
-    records = sorted(records, key=lambda r: order.get((r.setting, r.seed), len(order)))  # the file's order
-    obtained = baseline_from_records(paper, impl, "quick", records)
-    paths = [baseline_path(paper.id, impl), *machine_paths(paper.id, impl)]
-    for path, baseline in zip(paths, stored):
-        if baseline.get("fingerprint_id") == obtained["fingerprint_id"]:  # exact: the same bits, or a change
-            data_regression.check({**baseline, "runs": obtained["runs"]}, fullpath=path)
-            return
-    if request.config.getoption("force_regen"):
-        pytest.skip(f"this machine ({obtained['machine']}) did not make {paths[0].name}: --force-regen rewrites "
-                    f"only a machine's own file; `{update_command(paper.id, impl)}` remakes the baseline here")
-    rows = compare_with_baseline(paper, stored, records)
-    failed = [row for row in rows if row.status != PASS]
-    assert not failed, regress_text(Regression(rows, [], False, comparison_notes(paper, stored, records)))
 
 
 @pytest.mark.parametrize("paper_id, impl", catalog(), ids=lambda value: value)

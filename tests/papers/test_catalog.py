@@ -16,7 +16,7 @@ import os
 import pytest
 import yaml
 
-from conftest import REPO, fetch_or_skip, run_repro
+from conftest import REPO, check_against_baseline, fetch_or_skip, run_repro
 
 PAPERS = sorted(p.name for p in (REPO / "papers").iterdir() if (p / "paper.yaml").is_file())
 STAGES = [("interface", True), ("structure", True), ("forward", True), ("step", True), ("overfit", True),
@@ -100,7 +100,6 @@ def test_quick_profile_through_the_cli(paper_id, repro_home, shared_data, data_r
     (exactly on the machine that made it, else within its measured spread)."""
     from repro.catalog import load_paper
     from repro.records import list_records
-    from test_baselines import check_against_baseline
 
     assert paper_id in QUICK, f"add what {paper_id}'s quick run must show to QUICK"
     impl = "reimpl" if (REPO / "papers" / paper_id / "reimpl.py").is_file() else "reference"

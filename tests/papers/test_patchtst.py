@@ -9,16 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import fetch_or_skip, run_repro
+from conftest import fetch_or_skip, paper_module, run_repro
 
 PAPER = Path(__file__).resolve().parents[2] / "papers" / "patchtst"
 PROBING = '        return torch.optim.Adam(freeze_backbone(model), lr=cfg["lr"])\n'
-
-
-def reimpl():
-    from repro.worker.imports import import_file
-
-    return import_file(PAPER / "reimpl.py", "patchtst_reimpl_under_test")
 
 
 def test_manifest_claims_the_five_horizons_of_table_6(repro_home):
@@ -37,7 +31,7 @@ def test_manifest_claims_the_five_horizons_of_table_6(repro_home):
 def test_the_splits_and_patches_are_the_authors(shared_data):
     """12/4/4 months of 30 days, val and test starting 512 steps early; 42 patches of 12, the
     first 8 steps of the window dropped."""
-    module = reimpl()
+    module = paper_module("patchtst")
     splits = module.load_etth1(shared_data / "etth1" / "ETTh1.csv", seq_len=512, pred_len=24)
     assert {name: len(windows) for name, windows in splits.items()} == {"train": 8105, "val": 2857, "test": 2857}
     x, y = splits["val"][0]

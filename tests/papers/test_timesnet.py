@@ -8,15 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import fetch_or_skip, run_repro
+from conftest import fetch_or_skip, paper_module, run_repro
 
 PAPER = Path(__file__).resolve().parents[2] / "papers" / "timesnet"
-
-
-def reimpl():
-    from repro.worker.imports import import_file
-
-    return import_file(PAPER / "reimpl.py", "timesnet_reimpl_under_test")
 
 
 def test_manifest_claims_the_four_horizons_at_the_scripts_settings(repro_home):
@@ -33,7 +27,7 @@ def test_manifest_claims_the_four_horizons_at_the_scripts_settings(repro_home):
 
 def test_the_splits_are_the_librarys(shared_data):
     """12/4/4 months of 30 days, val and test starting seq_len early, scaled by train's statistics."""
-    splits = reimpl().load_etth1(shared_data / "etth1" / "ETTh1.csv", seq_len=96, label_len=48, pred_len=96)
+    splits = paper_module("timesnet").load_etth1(shared_data / "etth1" / "ETTh1.csv", seq_len=96, label_len=48, pred_len=96)
     assert {name: len(windows) for name, windows in splits.items()} == {"train": 8449, "val": 2785, "test": 2785}
     train = splits["train"].values
     assert abs(train.mean(0)).max() < 1e-9 and abs(train.std(0) - 1).max() < 1e-9
