@@ -125,6 +125,11 @@ def _typed_like(key: str, value: object, default: ConfigValue) -> ConfigValue:
         if isinstance(value, int) and not isinstance(value, bool):
             return value
     elif isinstance(default, float):
+        if isinstance(value, str):  # YAML 1.1 reads 1e-3 (no dot) as a string
+            try:
+                value = float(value) if math.isfinite(float(value)) else value
+            except ValueError:
+                pass
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             if not math.isfinite(value):
                 raise UsageError(f"--set {key}={value!r}: a finite number, like the default {default!r}")
@@ -176,8 +181,10 @@ def plan_runs(
     timeout_s: float | None = None,
     threads: int | None = None,
     env: dict[str, str] | None = None,
+    batch_id: str | None = None,
 ) -> list[RunSpec]:
-    """One RunSpec per distinct claim setting and seed, in claim order.
+    """One RunSpec per distinct claim setting and seed, in claim order, in one batch
+    (`batch_id`, default a new one: new_batch_id()).
 
     Each run gets `threads` torch threads, by default the cores this process may use, shared
     evenly by the runs that go at once. Numbers depend on the thread count (the order of
@@ -198,7 +205,7 @@ def plan_runs(
     overrides = overrides or {}
     if threads is not None and threads < 1:
         raise UsageError("threads per run must be at least 1")
-    batch_id = time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(2)
+    batch_id = batch_id or new_batch_id()
 
     settings = claim_settings(select_claims(paper, profile, claim_ids))
     at_once = max(1, min(jobs, len(settings) * len(seeds)))
@@ -228,6 +235,11 @@ def plan_runs(
                 )
             )
     return specs
+
+
+def new_batch_id() -> str:
+    """When, to the second, and 16 random bits: '20261202-143143-60fd'."""
+    return time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(2)
 
 
 def usable_cores() -> int:

@@ -138,7 +138,8 @@ def train_step(model: nn.Module, optimizer: torch.optim.Optimizer, xb: torch.Ten
     return loss.item()
 
 
-def run(cfg: dict, ctx) -> dict[str, float]:
+def run(cfg: dict, ctx, build_model=build_model) -> dict[str, float]:
+    """Train and test one model. A variant (papers/mnist1d/variants/) passes its own build_model."""
     data = load_data(ctx.cache_dir)
     x = torch.tensor(data["x"], dtype=torch.float32, device=ctx.device)  # (4000, 40)
     y = torch.tensor(data["y"], dtype=torch.long, device=ctx.device)  # (4000,)

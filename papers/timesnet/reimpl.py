@@ -140,9 +140,13 @@ class TimesBlock(nn.Module):
         self.conv = nn.Sequential(InceptionBlock(d_model, d_ff, num_kernels), nn.GELU(),
                                   InceptionBlock(d_ff, d_model, num_kernels))
 
+    def periods(self, x) -> tuple[np.ndarray, torch.Tensor]:
+        """The periods to fold by and each sample's weights for them: the FFT's k strongest."""
+        return fft_periods(x, self.k)
+
     def forward(self, x):  # x: (batch, T, d_model), T = seq_len + pred_len
         batch, T, channels = x.shape
-        periods, weights = fft_periods(x, self.k)  # (k,), (batch, k)
+        periods, weights = self.periods(x)  # (k,), (batch, k)
         outputs = []
         for period in periods:
             rows = math.ceil(self.length / period)
@@ -182,11 +186,12 @@ class TimesNet(nn.Module):
     (each followed by the same LayerNorm), project to the variables, de-normalise."""
 
     def __init__(self, seq_len: int, pred_len: int, n_vars: int, d_model: int, d_ff: int, e_layers: int,
-                 top_k: int, num_kernels: int, dropout: float, n_marks: int = 4):
+                 top_k: int, num_kernels: int, dropout: float, n_marks: int = 4, block: type = None):
         super().__init__()
         self.seq_len, self.pred_len = seq_len, pred_len
+        block = block or TimesBlock  # a variant's own block (papers/timesnet/variants/)
         # (the library builds the blocks first: the same order draws the same initial weights)
-        self.blocks = nn.ModuleList(TimesBlock(seq_len + pred_len, d_model, d_ff, top_k, num_kernels)
+        self.blocks = nn.ModuleList(block(seq_len + pred_len, d_model, d_ff, top_k, num_kernels)
                                     for _ in range(e_layers))
         self.embedding = DataEmbedding(n_vars, d_model, n_marks, dropout)
         self.layer_norm = nn.LayerNorm(d_model)
@@ -204,11 +209,12 @@ class TimesNet(nn.Module):
         return out * std + mean  # de-normalised; the last pred_len steps are the forecast
 
 
-def build_model(cfg: dict) -> nn.Module:
+def build_model(cfg: dict, block: type = None) -> nn.Module:
     """TimesNet for cfg, in evaluation mode: run() switches to training mode for each epoch,
-    and `repro check` compares outputs and single steps, which only match with dropout off."""
+    and `repro check` compares outputs and single steps, which only match with dropout off.
+    `block`: another TimesBlock class (a variant's), built with the same arguments."""
     model = TimesNet(cfg["seq_len"], cfg["pred_len"], cfg["enc_in"], cfg["d_model"], cfg["d_ff"], cfg["e_layers"],
-                     cfg["top_k"], cfg["num_kernels"], cfg["dropout"])
+                     cfg["top_k"], cfg["num_kernels"], cfg["dropout"], block=block)
     return model.eval()
 
 
@@ -262,7 +268,9 @@ def test_metrics(model: nn.Module, loader, pred_len: int, limit: int = 0) -> dic
     return {"test_mse": float(np.mean((predicted - true) ** 2)), "test_mae": float(np.mean(np.abs(predicted - true)))}
 
 
-def run(cfg: dict, ctx) -> dict[str, float]:
+def run(cfg: dict, ctx, build_model=build_model) -> dict[str, float]:
+    """Train with early stopping, test the best weights. A variant (papers/timesnet/variants/)
+    passes its own build_model."""
     torch.manual_seed(AUTHORS_SEED + ctx.seed)  # as the adapter seeds the authors' run.py
     np.random.seed(AUTHORS_SEED + ctx.seed)
     model = build_model(cfg).float()  # first: the library builds the model before the data

@@ -337,14 +337,15 @@ class Paper(PaperManifest):
         return self._folder / MANIFEST_NAME
 
     def implementations(self) -> dict[str, Path]:
-        """reference.py, reimpl.py and students/*.py that exist, by name (not the unfilled
-        templates `repro new` wrote: see templates)."""
+        """reference.py, reimpl.py, students/*.py and variants/*.py that exist, by name (not
+        the unfilled templates `repro new` wrote: see templates). A variant is an idea tried
+        against the re-implementation (repro.variants; `repro compare`)."""
         found = {name: path for name, path in self._own_files().items() if not is_template(path)}
-        students = self._folder / "students"
-        if students.is_dir():
-            for path in sorted(students.glob("*.py")):
-                if not path.name.startswith("_"):
-                    found.setdefault(path.stem, path)
+        for folder in ("students", "variants"):
+            if (self._folder / folder).is_dir():
+                for path in sorted((self._folder / folder).glob("*.py")):
+                    if not path.name.startswith("_"):
+                        found.setdefault(path.stem, path)
         return found
 
     def templates(self) -> dict[str, Path]:

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from repro.commands import EPILOG
-from repro.execute import executor_classes
+from repro.commands._batch import add_batch_arguments, batch_options
 
 PARSER = dict(
     help="run a paper's claims and print the verdict table",
@@ -19,52 +18,21 @@ PARSER = dict(
 
 def add_arguments(p) -> None:
     p.add_argument("paper", help="paper id, e.g. mnist1d")
-    p.add_argument("--impl", default="reimpl", help="implementation: reimpl (default), reference, a student's name, or a .py path")
-    p.add_argument("--profile", default="quick", help="quick (default, CI-sized), full (the paper's protocol) or another "
-                   "profile of the manifest (`repro show PAPER` lists them, e.g. nanogpt's cpu and gpu)")
-    p.add_argument("--seeds", help="a count (3 = seeds 0,1,2) or a list (0,1,2); default: the profile's")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a config value for every run (repeatable), e.g. --set total_steps=500")
-    p.add_argument("--claims", help="comma-separated claim ids to run (default: the profile's, or all)")
-    p.add_argument("--device", default="auto", choices=["cpu", "cuda", "auto"], help="where to run (default auto)")
-    p.add_argument("--jobs", type=int, metavar="N", help="runs at once: local workers (default 1; the cores are shared "
-                   "evenly, and where there are several GPUs each run gets one) or Slurm tasks (default: as many as fit)")
-    p.add_argument("--threads", type=int, metavar="T", help="torch threads per run (default: the cores shared evenly "
-                   "by the runs at once; Slurm: --cpus-per-run); recorded, since numbers move with it")
-    p.add_argument("--timeout", type=float, metavar="S", help="stop a run after S seconds (recorded as timeout)")
-    executors = executor_classes()  # each a file in repro/execute/
-    p.add_argument("--executor", choices=list(executors),
-                   help="where the runs go (default local, or [run] executor in repro.toml): " + "; ".join(
-                       f"{name}: {cls.summary}" for name, cls in executors.items()))
-    p.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
+    p.add_argument("--impl", default="reimpl", help="implementation: reimpl (default), reference, a student's "
+                   "name, a variant's, or a .py path")
+    add_batch_arguments(p)
     p.add_argument("--dry-run", action="store_true", help="print the plan and run nothing")
-    p.add_argument("--data-dir", type=Path, metavar="DIR",
-                   help="a folder of pre-seeded data files to use instead of downloading (or REPRO_DATA_DIR)")
-    for executor in executors.values():  # each executor's own flags, e.g. Slurm's --partition
-        executor.add_arguments(p.add_argument_group(executor.name))
 
 
 def handle(args) -> int:
     from repro.catalog import load_paper
     from repro.execute import executor_class
-    from repro.plan import parse_claim_ids, parse_overrides, parse_seeds
     from repro.render import text as render
     from repro.run import plan_for, reproduce
-    from repro.settings import load_settings
 
     paper = load_paper(args.paper)
-    settings = load_settings().overridden(**vars(args))  # executor, jobs and each executor's flags
-    options = dict(
-        impl=args.impl,
-        profile=args.profile,
-        seeds=parse_seeds(args.seeds) if args.seeds is not None else None,
-        overrides=parse_overrides(args.overrides, paper),
-        claim_ids=parse_claim_ids(args.claims) if args.claims is not None else None,
-        device=args.device,
-        jobs=settings.run.jobs,
-        threads=settings.run.threads,
-        timeout_s=args.timeout,
-    )
+    options, settings = batch_options(args, paper)
+    options["impl"] = args.impl
     if args.dry_run:
         runner = executor_class(settings.run.executor)(settings.options())
         specs = plan_for(paper, runner=runner, **options)

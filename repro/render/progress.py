@@ -12,9 +12,10 @@ from repro.plan import RunSpec
 
 
 class Progress:
-    def __init__(self, total_runs: int, enabled: bool = True, show_impl: bool = False):
+    def __init__(self, total_runs: int, enabled: bool = True, show_impl: bool = False, show_keys: list[str] = ()):
         self.total_runs = total_runs
-        self.show_impl = show_impl  # a batch of two implementations (repro check's quick stage)
+        self.show_impl = show_impl  # a batch of two implementations (repro check's quick stage, repro compare)
+        self.show_keys = list(show_keys)  # config keys that differ between the runs (repro sweep's grid)
         self.enabled = enabled
         self.live = enabled and sys.stderr.isatty()
         self._tasks: dict[int, int] = {}
@@ -41,7 +42,8 @@ class Progress:
     def label(self, index: int, spec: RunSpec) -> str:
         impl = f"{spec.impl}, " if self.show_impl else ""
         numerics = "".join(f", {name}={value}" for name, value in spec.env.items())
-        return f"run {index}/{self.total_runs} ({impl}{spec.setting_label}, seed {spec.seed}{numerics})"
+        keys = "".join(f", {key}={spec.config.get(key)}" for key in self.show_keys)
+        return f"run {index}/{self.total_runs} ({impl}{spec.setting_label}{keys}, seed {spec.seed}{numerics})"
 
     def note(self, text: str) -> None:
         """A line for the user, above the live display."""

@@ -285,6 +285,7 @@ def _run_summary(record: Record) -> dict:
         "impl": spec.impl,
         "profile": spec.profile,
         "setting": spec.setting_label,
+        "overrides": spec.overrides,
         "seed": spec.seed,
         "status": record.status,
         "metrics": record.metrics,
@@ -305,7 +306,7 @@ def runs_table(records: list[Record]) -> str:
             r.run_id,
             r.impl,
             r.spec.profile,
-            r.setting,
+            r.setting + "".join(f", {k}={v}" for k, v in r.spec.overrides.items()),
             r.seed,
             r.status,
             (r.slurm or {}).get("job_id", "-"),
@@ -314,7 +315,8 @@ def runs_table(records: list[Record]) -> str:
         ]
         for r in records
     ]
-    return tabulate(rows, headers=["run", "impl", "profile", "setting", "seed", "status", "slurm job", "metrics", "seconds"])
+    return tabulate(rows, headers=["run", "impl", "profile", "setting (, --set)", "seed", "status", "slurm job", "metrics",
+                                       "seconds"])
 
 
 def runs_json(records: list[Record]) -> list[dict]:

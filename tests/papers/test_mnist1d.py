@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from conftest import REPO, fetch_or_skip, run_repro
+from conftest import REPO, fetch_or_skip, paper_module, run_repro
 
 PAPER = REPO / "papers" / "mnist1d"
 
@@ -67,3 +67,12 @@ def test_output_piped_into_head_is_not_an_error():
     process.stdout.close()  # the reader is gone before the first write (start-up takes far longer)
     stderr = process.stderr.read()
     assert process.wait(timeout=60) == 0 and "Traceback" not in stderr, stderr
+
+
+def test_the_pooling_variant_changes_only_the_cnn():
+    import torch
+
+    variant = paper_module("mnist1d", "variants/cnn_pool.py")
+    cnn = variant.build_model({"model": "cnn"})
+    assert cnn.linear.in_features == 25 and cnn(torch.randn(7, 40)).shape == (7, 10)  # 25 channels, not 25 x 5
+    assert type(variant.build_model({"model": "mlp"})).__name__ == "MLP"  # the other models are the reimpl's

@@ -66,3 +66,24 @@ def test_reference_adapter_on_the_authors_code(repro_home, shared_data):
     for metric in ("test_mse", "test_mae", "best_val_loss", "train_loss"):
         ours, theirs = records["reimpl"]["metrics"][metric], records["reference"]["metrics"][metric]
         assert abs(ours - theirs) <= 1e-5 * abs(theirs), (metric, ours, theirs)
+
+
+def test_the_calendar_variant_folds_by_a_day_and_a_week_and_trains():
+    """papers/timesnet/variants/calendar_periods.py: two fixed periods, each sample's weights
+    from its own spectrum, the rest of TimesNet unchanged."""
+    import torch
+
+    variant = paper_module("timesnet", "variants/calendar_periods.py")
+    cfg = {**json.loads(run_repro("show", "timesnet", "--json").stdout)["config"]}
+    model = variant.build_model(cfg)
+    assert all(isinstance(block, variant.CalendarBlock) for block in model.blocks)
+    h = torch.randn(3, cfg["seq_len"] + cfg["pred_len"], cfg["d_model"])
+    periods, weights = model.blocks[0].periods(h)
+    assert list(periods) == [24, 168] and weights.shape == (3, 2)
+    spectrum = torch.fft.rfft(h, dim=1).abs().mean(-1)  # (3, 97): frequencies 8 (a day) and 1 (a week) in 192 steps
+    assert torch.equal(weights, spectrum[:, [8, 1]])
+    x, marks = torch.randn(4, cfg["seq_len"], 7), torch.randn(4, cfg["seq_len"], 4)
+    assert model(x, marks).shape == (4, cfg["seq_len"] + cfg["pred_len"], 7)
+    reimpl = paper_module("timesnet")
+    loss = reimpl.train_step(model.train(), reimpl.make_optimizer(model, cfg), (x, marks), torch.randn(4, 96, 7))
+    assert loss > 0
