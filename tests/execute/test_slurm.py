@@ -65,6 +65,31 @@ def test_a_job_array_gives_the_same_table_and_records_as_a_local_run(tiny_papers
     assert f"{array}_0" in listing.stdout
 
 
+def test_compare_and_sweep_each_go_as_one_job_array(tiny_papers, repro_home, slurm_cluster, tmp_path):
+    """`repro compare` puts both implementations' runs, `repro sweep` every grid point's, in one array."""
+    import shutil
+
+    copy = tmp_path / "renamed.py"
+    shutil.copy(tiny_papers / "tiny" / "reimpl.py", copy)
+    compared = slurm_cluster.repro("compare", "tiny", "--vs", str(copy), "--claims", "a_score", "--seeds", "3",
+                                   "--executor", "slurm", "--json")
+    assert compared.returncode == 0, compared.stderr
+    assert "submitted 6 run(s) to Slurm as job" in compared.stderr
+    rows = json.loads(compared.stdout)["rows"]
+    assert {row["difference"]["test"] for row in rows} == {"identical"}
+    swept = slurm_cluster.repro("sweep", "tiny", "--grid", "score=1.0,2.0", "--claims", "a_score", "--seeds", "2",
+                                "--executor", "slurm", "--json")
+    assert swept.returncode == 0, swept.stderr
+    assert "submitted 4 run(s) to Slurm as job" in swept.stderr
+    assert json.loads(swept.stdout)["claims"][0]["ranked"][0]["point"] == {"score": 2.0}
+    arrays = {}
+    for record in records_of(repro_home):
+        assert record["executor"] == "slurm" and record["status"] == "ok"
+        arrays.setdefault(record["slurm"]["job_id"].split("_")[0], []).append(record["spec"]["impl"])
+    assert sorted(len(impls) for impls in arrays.values()) == [4, 6]  # two arrays: the sweep's, the comparison's
+    assert any(sorted(set(impls)) == ["reimpl", "renamed"] for impls in arrays.values())
+
+
 def test_a_failed_job_reports_its_slurm_id_state_and_log(tiny_papers, repro_home, slurm_cluster):
     result = slurm_cluster.repro("run", "tiny", "--set", "mode=crash", "--claims", "a_score", "--executor", "slurm")
     assert result.returncode == 3, result.stderr
