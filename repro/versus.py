@@ -43,10 +43,13 @@ class Row:
     primary: bool  # a claim's metric at this setting: what --until-decided waits for
     difference: Difference | None
     sentence: str
+    values_a: dict[int, float] = field(default_factory=dict)  # by seed
+    values_b: dict[int, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return {"setting": self.setting, "metric": self.metric, "primary": self.primary, "sentence": self.sentence,
-                "difference": self.difference.to_dict() if self.difference else None}
+                "difference": self.difference.to_dict() if self.difference else None,
+                "values_a": self.values_a, "values_b": self.values_b}
 
 
 @dataclass
@@ -187,12 +190,13 @@ def compare_records(paper: Paper, claims, records: list[Record], name_a: str, na
             a, b = ({seed: r.metrics[metric] for seed, r in side.items() if metric in r.metrics} for side in sides)
             if not a or not b:
                 missing = name_a if not a else name_b
-                rows.append(Row(setting, metric, claim is not None, None, f"{missing} has no result for {metric}"))
+                rows.append(Row(setting, metric, claim is not None, None, f"{missing} has no result for {metric}",
+                                a, b))
                 continue
             band = claim.tolerance.band(claim.reported) if claim else None
             found = difference(a, b, metric=metric, direction=claim.direction if claim else None,
                                effect=effect if effect is not None else band)
-            rows.append(Row(setting, metric, claim is not None, found, sentence(found, name_a, name_b)))
+            rows.append(Row(setting, metric, claim is not None, found, sentence(found, name_a, name_b), a, b))
     return rows
 
 
@@ -208,6 +212,21 @@ def save_comparison(result: Versus) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     write_json_atomic(path, result.to_dict())
     return path
+
+
+def saved_comparisons(paper_id: str) -> list[dict]:
+    """The comparisons saved for a paper, the latest of each (A, B, profile) pair, newest first."""
+    import json
+
+    latest: dict[tuple, dict] = {}
+    for path in sorted(comparisons_dir().glob(f"*-{paper_id}-*-vs-*.json"), reverse=True):
+        try:
+            saved = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue  # half-written or hand-edited: not worth failing a report for
+        if saved.get("paper") == paper_id:
+            latest.setdefault((saved.get("impl_a"), saved.get("impl_b"), saved.get("profile")), saved)
+    return list(latest.values())
 
 
 def _seed_text(seeds: list[int]) -> str:

@@ -245,7 +245,8 @@ def _paper_section(paper: Paper, batches: dict[str, Batch], out_dir: Path, plot_
         f"reference: <code>{_e(paper.reference.repo)}</code> @ <code>{_e(paper.reference.commit)}</code></p>",
     ]
     if not batches:
-        parts.append(f'<p class="muted">no runs recorded (<code>repro run {_e(paper.id)}</code>)</p></section>')
+        parts.append(f'<p class="muted">no runs recorded (<code>repro run {_e(paper.id)}</code>)</p>')
+        parts.append(_comparisons(paper, out_dir) + "</section>")
         return "\n".join(parts)
     for impl, batch in batches.items():
         parts.append(_batch_table(paper, batch))
@@ -269,7 +270,36 @@ def _paper_section(paper: Paper, batches: dict[str, Batch], out_dir: Path, plot_
             f'<img src="{_e(image.name)}" alt="{_e(claim.id)}: {_e(claim.metric)} over steps">'
             f"<figcaption>{_e(caption)}. Runs: {_e(shown)}.</figcaption></figure>"
         )
-    parts.append("</div></section>")
+    parts.append("</div>")
+    parts.append(_comparisons(paper, out_dir) + "</section>")
+    return "\n".join(parts)
+
+
+def _comparisons(paper: Paper, out_dir: Path) -> str:
+    """The latest `repro compare` of each pair of implementations: per claim's metric, both
+    sides' seeds as points and the sentence that says what they show."""
+    from repro.render.plots import plot_comparison
+    from repro.versus import saved_comparisons
+
+    saved = saved_comparisons(paper.id)
+    if not saved:
+        return ""
+    parts = ["<h3>Comparisons (<code>repro compare</code>)</h3>"]
+    for index, comparison in enumerate(saved):
+        a, b = comparison["impl_a"], comparison["impl_b"]
+        changed = "".join(f", --set {k}={v}" for k, v in (comparison.get("overrides") or {}).items())
+        parts.append(f'<p class="meta">{_e(a)} (A) vs {_e(b)} (B), profile {_e(comparison["profile"])}{_e(changed)}, '
+                     f'{len(comparison["seeds"])} seeds, {_e(_when(comparison["created"]))}</p>')
+        parts.append('<div class="plots">')
+        for number, row in enumerate(r for r in comparison["rows"] if r["primary"]):
+            caption = f'{row["setting"]}, {row["metric"]}: {row["sentence"]}.'
+            if row["difference"] is None:
+                parts.append(f'<figure class="comparison"><figcaption>{_e(caption)}</figcaption></figure>')
+                continue
+            image = plot_comparison(row, a, b, out_dir / f"{paper.id}--compare-{index}-{number}.png")
+            parts.append(f'<figure class="comparison"><img src="{_e(image.name)}" alt="{_e(a)} vs {_e(b)}: '
+                         f'{_e(row["metric"])} by seed"><figcaption>{_e(caption)}</figcaption></figure>')
+        parts.append("</div>")
     return "\n".join(parts)
 
 

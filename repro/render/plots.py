@@ -140,3 +140,29 @@ def plot_claim(claim, runs_by_impl: dict[str, list[dict]], path: Path) -> Path:
     ax.set_title(f"{claim.id} ({claim.setting_label}): {claim.metric}, {claim.direction} is better", fontsize=10)
     ax.legend(fontsize=8, loc="best", framealpha=0.85)
     return _save(figure, path)
+
+
+def plot_comparison(row: dict, impl_a: str, impl_b: str, path: Path) -> Path:
+    """One metric of a saved comparison (versus.Row.to_dict()): each seed's value of A and of B
+    as points, a thin line joining the two runs of a seed (the pairs the test is about), and
+    each side's mean with its 95% interval."""
+    colours = impl_colours([impl_a, impl_b])
+    figure = _new_figure(4.2, 3.4)
+    ax = figure.subplots()
+    a, b = row.get("values_a") or {}, row.get("values_b") or {}
+    for seed in sorted(set(a) & set(b), key=str):
+        ax.plot([0, 1], [a[seed], b[seed]], color="gray", linewidth=0.7, alpha=0.6)
+    difference = row.get("difference") or {}
+    for x, (impl, values, side) in enumerate(((impl_a, a, "a"), (impl_b, b, "b"))):
+        points = [v for v in values.values() if isinstance(v, (int, float)) and math.isfinite(v)]
+        ax.plot([x] * len(points), points, color=colours[impl], marker="o", linestyle="none", markersize=5, alpha=0.8)
+        stats = difference.get(side) or {}
+        if stats.get("ci_low") is not None:
+            ax.errorbar([x + 0.12], [stats["mean"]], yerr=[[stats["mean"] - stats["ci_low"]], [stats["ci_high"] - stats["mean"]]],
+                        color=colours[impl], marker="_", markersize=14, capsize=4, linewidth=1.5)
+    ax.set_xticks([0, 1], [f"A: {impl_a}", f"B: {impl_b}"])
+    ax.set_xlim(-0.4, 1.4)
+    ax.set_ylabel(row.get("metric", ""))
+    ax.grid(True, axis="y", alpha=0.3)
+    ax.set_title(f"{row.get('setting', '')}: {row.get('metric', '')}, {len(a)} and {len(b)} seeds", fontsize=9)
+    return _save(figure, path)

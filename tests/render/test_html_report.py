@@ -141,6 +141,19 @@ def test_report_shows_each_implementations_verdicts_and_plots(tiny_papers, repro
     assert (tmp_path / "run.png").read_bytes().startswith(PNG_MAGIC)
 
 
+def test_report_shows_the_latest_comparison_of_each_pair(tiny_papers, repro_home, tmp_path):
+    add_papers(tiny_papers)
+    for _ in range(2):  # the second replaces the first in the report
+        compared = run_repro("compare", "tiny", "--vs", "alice", "--seeds", "3")
+        assert compared.returncode == 0, compared.stderr
+    page = write_report(["tiny"], tmp_path / "report").read_text(encoding="utf-8")
+    assert page.count("reimpl (A) vs alice (B), profile quick, 3 seeds") == 1
+    assert "variant=a, score: reimpl is better than alice by 0.300" in page
+    images = re.findall(r'<figure class="comparison"><img src="([^"]+)"', page)
+    assert len(images) == 2  # one per claim's metric
+    assert all((tmp_path / "report" / image).read_bytes().startswith(PNG_MAGIC) for image in images)
+
+
 def test_plot_run_without_curves_writes_nothing(tmp_path):
     record = Record.from_dict({"run_id": "r1", "status": "crashed", "spec": {"setting_label": "default", "seed": 0},
                                 "curves": {}})
