@@ -40,6 +40,10 @@ class RunSpec:
     reference_env: str | None = None  # the environment of the authors' requirements, where the harness lacks some
     data: dict[str, str] = field(default_factory=dict)  # fetched data files, by name
     env: dict[str, str] = field(default_factory=dict)  # numerics variables for the worker (repro noise)
+    # --vectorize-seeds: one worker trains a setting's seeds at once through the implementation's
+    # run_seeds(cfg, contexts); the first run of the group lists the others, each other names it
+    vectorized_with: list[str] = field(default_factory=list)
+    vectorized_by: str | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -182,9 +186,12 @@ def plan_runs(
     threads: int | None = None,
     env: dict[str, str] | None = None,
     batch_id: str | None = None,
+    vectorize_seeds: bool = False,
 ) -> list[RunSpec]:
     """One RunSpec per distinct claim setting and seed, in claim order, in one batch
-    (`batch_id`, default a new one: new_batch_id()).
+    (`batch_id`, default a new one: new_batch_id()). With `vectorize_seeds`, and where the
+    implementation offers run_seeds, each setting's seeds form one group that one worker
+    trains at once (vectorize); the threads are then shared by the groups at once.
 
     Each run gets `threads` torch threads, by default the cores this process may use, shared
     evenly by the runs that go at once. Numbers depend on the thread count (the order of
@@ -208,7 +215,8 @@ def plan_runs(
     batch_id = batch_id or new_batch_id()
 
     settings = claim_settings(select_claims(paper, profile, claim_ids))
-    at_once = max(1, min(jobs, len(settings) * len(seeds)))
+    vectorize_seeds = vectorize_seeds and len(seeds) > 1 and offers_run_seeds(impl_path)
+    at_once = max(1, min(jobs, len(settings) * (1 if vectorize_seeds else len(seeds))))
     threads = threads or max(1, usable_cores() // at_once)
     specs = []
     for label, setting in settings.items():
@@ -234,7 +242,36 @@ def plan_runs(
                     env=dict(env or {}),
                 )
             )
-    return specs
+    return vectorize(specs) if vectorize_seeds else specs
+
+
+def offers_run_seeds(impl_path) -> bool:
+    """Whether an implementation's file defines run_seeds(cfg, contexts) at its top level
+    (read as text: importing it here would import torch in the harness)."""
+    import re
+    from pathlib import Path
+
+    try:
+        return re.search(r"^def run_seeds\(", Path(impl_path).read_text(encoding="utf-8"), re.M) is not None
+    except OSError:
+        return False
+
+
+def vectorize(specs: list[RunSpec]) -> list[RunSpec]:
+    """Group the runs of each setting (same config, other seeds): the first run of a group
+    lists the others in vectorized_with, and each of them names it in vectorized_by."""
+    from dataclasses import replace
+
+    groups: dict[str, list[RunSpec]] = {}
+    for spec in specs:
+        groups.setdefault(spec.setting_label, []).append(spec)
+    grouped = {}
+    for members in groups.values():
+        leader, others = members[0], members[1:]
+        grouped[leader.run_id] = replace(leader, vectorized_with=[s.run_id for s in others])
+        for other in others:
+            grouped[other.run_id] = replace(other, vectorized_by=leader.run_id)
+    return [grouped[spec.run_id] for spec in specs]
 
 
 def new_batch_id() -> str:

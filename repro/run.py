@@ -47,6 +47,7 @@ def reproduce(
     executor: str = DEFAULT,
     executor_options=None,
     env: dict[str, str] | None = None,
+    vectorize_seeds: bool = False,
 ) -> Outcome:
     """Run the planned runs of one paper (an id or a loaded Paper) and compare them with its claims.
 
@@ -54,6 +55,8 @@ def reproduce(
     "slurm": one job array, `jobs` capping the tasks at once, None for no cap), with its
     `executor_options` (its Options model, e.g. the [slurm] settings; None for its defaults).
     `env` sets numerics variables in every worker (repro.worker.numerics.perturbations).
+    `vectorize_seeds`: where the implementation offers run_seeds and the executor can, one
+    worker trains all seeds of a setting at once (batched weights); else one worker per seed.
     Raises repro.errors.Interrupted on Ctrl-C, after recording the stopped runs.
     """
     paper = load_paper(paper) if isinstance(paper, str) else paper
@@ -61,9 +64,11 @@ def reproduce(
     specs = plan_and_fetch(
         paper, runner=runner, impl=impl, profile=profile, seeds=seeds, overrides=overrides,
         claim_ids=claim_ids, device=device, jobs=jobs, timeout_s=timeout_s, threads=threads, env=env,
-        data_dir=data_dir, show_progress=show_progress,
+        data_dir=data_dir, show_progress=show_progress, vectorize_seeds=vectorize_seeds,
     )
     progress = Progress(len(specs), enabled=show_progress)
+    if vectorize_seeds:
+        progress.note(vectorize_note(specs, runner))
     records = runner.execute(specs, jobs=jobs, progress=progress,
                              expected_seconds=paper.profiles[profile].expected_seconds)
     claims = compare_claims(select_claims(paper, profile, claim_ids), records)
@@ -91,7 +96,27 @@ def plan_for(paper: Paper, *, runner=None, jobs: int | None = 1, threads: int | 
     """plan_runs, with the executor's say in the threads: on Slurm each run gets --cpus-per-run
     cores and as many torch threads; locally the cores are shared by the `jobs` at once."""
     threads = threads or (runner.threads_per_run() if runner is not None else None)
+    if runner is not None and not runner.runs_vectorized:  # one task per seed (Slurm)
+        options["vectorize_seeds"] = False
     specs = plan_runs(paper, jobs=jobs or 1, threads=threads, **options)
     if runner is not None:
         runner.check(specs)
     return specs
+
+
+def vectorize_note(specs: list[RunSpec], runner) -> str:
+    """What --vectorize-seeds did to a plan, in one line for the user."""
+    from repro.plan import offers_run_seeds
+
+    groups = [spec for spec in specs if spec.vectorized_with]
+    if groups:
+        return (f"--vectorize-seeds: {len(groups)} worker(s) train {sum(1 + len(s.vectorized_with) for s in groups)} "
+                f"runs, each worker a setting's seeds at once ({specs[0].impl}'s run_seeds)")
+    if not runner.runs_vectorized:
+        why = f"the {runner.name} executor starts one task per run"
+    elif not offers_run_seeds(specs[0].impl_path):
+        why = f"{specs[0].impl} has no run_seeds(cfg, contexts)"
+    else:
+        why = "one seed a setting"
+    return f"--vectorize-seeds: {why}, so one worker per seed"
+

@@ -150,6 +150,7 @@ def run_sweep(
     data_dir: Path | None = None,
     show_progress: bool = False,
     save: bool = True,
+    vectorize_seeds: bool = False,
 ) -> Sweep:
     """Run every point of `grid` (as parse_grid gives it) on `seeds` (default 0..2); rank
     the points per claim and compare the best with the others."""
@@ -173,7 +174,8 @@ def run_sweep(
         specs += plan_and_fetch(paper, runner=runner, impl=impl, profile=profile, seeds=seeds,
                                 overrides={**(overrides or {}), **point}, claim_ids=claim_ids, device=device,
                                 jobs=jobs, threads=threads, timeout_s=timeout_s, data_dir=data_dir,
-                                show_progress=show_progress, batch_id=f"{base}-p{index}")
+                                show_progress=show_progress, batch_id=f"{base}-p{index}",
+                                vectorize_seeds=vectorize_seeds)
     if show_progress:
         print(f"sweep: {paper.id} {impl_name} {profile}: {len(points)} points x {len(seeds)} seeds = {len(specs)} runs",
               file=sys.stderr, flush=True)

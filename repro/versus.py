@@ -110,6 +110,7 @@ def compare_impls(
     data_dir: Path | None = None,
     show_progress: bool = False,
     save: bool = True,
+    vectorize_seeds: bool = False,
 ) -> Versus:
     """Run impl_a and impl_b on the same seeds (default 0..4) and settings; return the rows.
 
@@ -137,7 +138,8 @@ def compare_impls(
     # one thread count for every run of both sides and every round: numbers move with it
     threads = threads or runner.threads_per_run() or max(1, usable_cores() // max(1, min(jobs or runs_a_round, runs_a_round)))
     options = dict(runner=runner, profile=profile, overrides=overrides, claim_ids=claim_ids, device=device,
-                   jobs=jobs, threads=threads, timeout_s=timeout_s, data_dir=data_dir, show_progress=show_progress)
+                   jobs=jobs, threads=threads, timeout_s=timeout_s, data_dir=data_dir, show_progress=show_progress,
+                   vectorize_seeds=vectorize_seeds)
 
     records: list[Record] = []
     ran: list[int] = []

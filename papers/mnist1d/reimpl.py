@@ -162,3 +162,80 @@ def run(cfg: dict, ctx, build_model=build_model) -> dict[str, float]:
         "test_acc": accuracy(model, x_test, y_test),
         "train_acc": accuracy(model, x, y),
     }
+
+
+# ------------------------------------------------- several seeds at once (--vectorize-seeds)
+
+
+def run_seeds(cfg: dict, contexts: list, build_model=build_model) -> list[dict[str, float]]:
+    """Train one model per context (each its own seed) at once, for `repro run --vectorize-seeds`.
+
+    A model this small leaves the CPU mostly idle, so the seeds' weights are stacked along a
+    new first dimension (torch.func.stack_module_state) and one training step is vmapped over
+    it: every matrix product becomes one batched product. Each model starts from its seed's
+    own weights (ctx.reseed(), then build_model, as run() does); MNIST-1D's batches come in a
+    fixed order, the same for every seed; and Adam's update is element by element, so one Adam
+    over the stacked weights is each seed's own Adam. The numbers agree with one-seed runs up
+    to float rounding (batched kernels add in another order), which training amplifies the way
+    another machine does: within the portable tolerance, not bit for bit.
+
+    The GRU is not vectorised this way: vmap has no batching rule for torch's fused GRU
+    (aten::gru.input), so its seeds run one after another in this one worker.
+    """
+    import copy
+
+    from torch.func import functional_call, stack_module_state, vmap
+
+    if cfg["model"] == "gru":
+        results = []
+        for ctx in contexts:
+            ctx.reseed()
+            results.append(run(cfg, ctx, build_model))
+        return results
+
+    device = contexts[0].device
+    data = load_data(contexts[0].cache_dir)
+    x = torch.tensor(data["x"], dtype=torch.float32, device=device)  # (4000, 40)
+    y = torch.tensor(data["y"], dtype=torch.long, device=device)
+    x_test = torch.tensor(data["x_test"], dtype=torch.float32, device=device)  # (1000, 40)
+    y_test = torch.tensor(data["y_test"], dtype=torch.long, device=device)
+
+    models = []
+    for ctx in contexts:
+        ctx.reseed()
+        models.append(build_model(cfg).to(device))
+    params, buffers = stack_module_state(models)  # {name: (seeds, *shape)}, leaves that require grad
+    skeleton = copy.deepcopy(models[0]).to("meta")  # the architecture, without weights of its own
+
+    def logits(p, b, xb):  # one seed's weights: (batch, 40) -> (batch, classes)
+        return functional_call(skeleton, (p, b), (xb,))
+
+    def loss(p, b, xb, yb):
+        return F.cross_entropy(logits(p, b, xb), yb)
+
+    batch_loss = vmap(loss, in_dims=(0, 0, None, None))  # every seed on the same batch: (seeds,)
+    batch_logits = vmap(logits, in_dims=(0, 0, None))  # (seeds, batch, classes)
+
+    @torch.no_grad()
+    def accuracies(xs, ys) -> list[float]:
+        correct = (batch_logits(params, buffers, xs).argmax(dim=-1) == ys).sum(dim=-1)  # (seeds,)
+        return [100.0 * int(c) / len(ys) for c in correct]
+
+    optimizer = torch.optim.Adam(params.values(), lr=cfg["learning_rate"])
+    steps, batch, eval_every = cfg["total_steps"], cfg["batch_size"], cfg["eval_every"]
+    for ctx in contexts:
+        ctx.expect_steps(steps)
+    for step in range(1, steps + 1):
+        start = ((step - 1) * batch) % len(x)
+        xb, yb = x[start : start + batch], y[start : start + batch]
+        losses = batch_loss(params, buffers, xb, yb)  # (seeds,)
+        optimizer.zero_grad()
+        losses.sum().backward()  # each seed's gradient is its own loss's
+        optimizer.step()
+        if step % eval_every == 0 or step == steps:
+            for ctx, value, acc in zip(contexts, losses.tolist(), accuracies(x_test, y_test)):
+                ctx.log(step, train_loss=value, test_acc=acc)
+
+    return [{"test_acc": test, "train_acc": train}
+            for test, train in zip(accuracies(x_test, y_test), accuracies(x, y))]
+

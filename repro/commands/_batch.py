@@ -26,6 +26,9 @@ def add_batch_arguments(p, *, seeds_help: str = "a count (3 = seeds 0,1,2) or a 
     p.add_argument("--executor", choices=list(executors),
                    help="where the runs go (default local, or [run] executor in repro.toml): " + "; ".join(
                        f"{name}: {cls.summary}" for name, cls in executors.items()))
+    p.add_argument("--vectorize-seeds", action="store_true",
+                   help="train a setting's seeds at once in one worker (batched weights), where the implementation "
+                        "offers run_seeds (MNIST-1D's reimpl does) and the executor is local; else one worker a seed")
     p.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
     p.add_argument("--data-dir", type=Path, metavar="DIR",
                    help="a folder of pre-seeded data files to use instead of downloading (or REPRO_DATA_DIR)")
@@ -49,5 +52,6 @@ def batch_options(args, paper, default_seeds: list[int] | None = None) -> tuple[
         jobs=settings.run.jobs,
         threads=settings.run.threads,
         timeout_s=args.timeout,
+        vectorize_seeds=args.vectorize_seeds,
     )
     return options, settings

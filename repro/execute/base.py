@@ -10,6 +10,7 @@ folder that defines one subclass of Executor and names it EXECUTOR (local.py, sl
         Options                 a pydantic model of its settings ([slurm] in repro.toml), or None
         add_arguments(group)    its command-line flags under `repro run` (values go to Options)
         threads_per_run()       torch threads it gives each run (None: the plan shares the cores)
+        runs_vectorized         whether it starts one worker for a group of seeds (local: yes)
         run_batch(specs, jobs, batch, expected_seconds) -> records, in plan order
         stop_unfinished(batch, why) -> the records of the runs it stopped
 
@@ -55,6 +56,7 @@ class Executor(ABC):
     name: ClassVar[str]
     summary: ClassVar[str]  # one line for `repro run --help`
     Options: ClassVar[type | None] = None  # a pydantic model of its settings, if it has any
+    runs_vectorized: ClassVar[bool] = False  # can start one worker for a group of seeds (RunSpec.vectorized_with)
 
     def __init__(self, options=None):
         self.options = options if options is not None or self.Options is None else self.Options()

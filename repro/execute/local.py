@@ -27,23 +27,34 @@ GRACE_SECONDS = 5.0  # between SIGTERM and SIGKILL
 
 
 class _Worker(RunFolder):
-    """One run in a local worker process."""
+    """One run in a local worker process; with --vectorize-seeds, also the other seeds of its
+    setting (passengers), which the same process trains at once."""
 
-    def __init__(self, index: int, spec: RunSpec, gpu: str | None = None):
+    def __init__(self, index: int, spec: RunSpec, gpu: str | None = None, passengers: list[RunFolder] = ()):
         super().__init__(index, spec)
         self.gpu = gpu  # the one GPU this worker sees, where there are several
         self.process = None  # a multiprocessing Process, once started
         self.oom_kills_before: int | None = None
+        self.passengers = list(passengers)
+        for passenger in self.passengers:
+            passenger.log_path = self.log_path  # one process, one log
+
+    @property
+    def folders(self) -> list[RunFolder]:
+        return [self, *self.passengers]
 
     def start(self, context) -> None:
-        self.prepare()
+        for folder in self.folders:
+            folder.prepare()
+            folder.started = time.time()
         self.process = context.Process(
             target=forked_main, args=(str(self.dir), str(self.log_path), {**os.environ, **self.worker_env(self.gpu)}),
             name=self.spec.run_id,
         )
         self.oom_kills_before = oom_kills()
         self.process.start()
-        save_record(self.record("running", **self._local_fields()))
+        for folder in self.folders:
+            save_record(folder.record("running", **self._local_fields()))
 
     def poll(self) -> int | None:
         """The exit code once the worker has ended (negative: killed by that signal), else None."""
@@ -58,25 +69,32 @@ class _Worker(RunFolder):
             _signal_group(self.process.pid, signal.SIGKILL)
             self.process.join()
 
-    def finish(self) -> Record:
-        """Write the final run.json from what the worker left behind."""
+    def finish(self) -> list[Record]:
+        """Write the final run.json of each run from what the worker left behind (its own
+        result.json or error.json; the worker's exit or the harness's stop for all)."""
         code = self.process.exitcode
-        status, message, result = self.outcome()
-        if self.stop_reason is not None:
-            status, message = self.stop_reason, self.stop_message
-        elif code is not None and code < 0:
-            status, message = "killed", killed_by(signal.Signals(-code), self.oom_kills_before, oom_kills())
-        elif code != 0 and status == "ok":
-            status, message = "crashed", f"worker exited with code {code} after writing its result"
-        elif status == "crashed" and message is None:
-            message = f"worker exited with code {code} and no result"
-        record = self.final_record(status, message, result, returncode=code, **self._local_fields())
-        save_record(record)
-        return record
+        records = []
+        for folder in self.folders:
+            status, message, result = folder.outcome()
+            if self.stop_reason is not None:
+                status, message = self.stop_reason, self.stop_message
+            elif code is not None and code < 0:
+                status, message = "killed", killed_by(signal.Signals(-code), self.oom_kills_before, oom_kills())
+            elif code != 0 and status == "ok":
+                status, message = "crashed", f"worker exited with code {code} after writing its result"
+            elif status == "crashed" and message is None:
+                message = f"worker exited with code {code} and no result"
+            record = folder.final_record(status, message, result, returncode=code, **self._local_fields())
+            save_record(record)
+            records.append(record)
+        return records
 
     def _local_fields(self) -> dict:
-        return {"worker_pid": self.process.pid if self.process else None, "gpu": self.gpu,
-                "harness_pid": os.getpid()}
+        fields = {"worker_pid": self.process.pid if self.process else None, "gpu": self.gpu,
+                  "harness_pid": os.getpid()}
+        if self.passengers:
+            fields["vectorized_seeds"] = [folder.spec.seed for folder in self.folders]
+        return fields
 
 
 def probe_fingerprint(threads: int = 1, numerics_env: dict[str, str] | None = None) -> dict | None:
@@ -137,6 +155,7 @@ class LocalExecutor(Executor):
 
     name = "local"
     summary = "worker processes on this machine, --jobs at once (default 1)"
+    runs_vectorized = True
 
     def __init__(self, options=None):
         super().__init__(options)
@@ -154,40 +173,50 @@ class LocalExecutor(Executor):
         jobs = jobs or 1
         gpus = visible_gpus() if any(spec.device != "cpu" for spec in specs) else []
         context = worker_context()
-        pending = list(enumerate(specs, start=1))
+        passengers: dict[str, list[RunFolder]] = {}  # a group's other seeds, by the run whose worker trains them
+        for index, spec in enumerate(specs, start=1):
+            if spec.vectorized_by:
+                passengers.setdefault(spec.vectorized_by, []).append(RunFolder(index, spec))
+        pending = [(i, spec) for i, spec in enumerate(specs, start=1) if not spec.vectorized_by]
         records: dict[int, Record] = {}
         progress = batch.progress
         while pending or self.running:
             batch.stop.check()
             while pending and len(self.running) < jobs:
-                worker = _Worker(*pending.pop(0), gpu=least_busy_gpu(gpus, self.running))
+                index, spec = pending.pop(0)
+                worker = _Worker(index, spec, gpu=least_busy_gpu(gpus, self.running),
+                                 passengers=passengers.get(spec.run_id, []))
                 self.running.append(worker)  # first, so that Ctrl-C during start still stops it
                 worker.start(context)
-                progress.started(worker.index, worker.spec)
+                for folder in worker.folders:
+                    progress.started(folder.index, folder.spec)
             time.sleep(POLL_SECONDS)
             for worker in list(self.running):
-                for event in worker.new_events():
-                    progress.event(worker.index, event)
+                for folder in worker.folders:
+                    for event in folder.new_events():
+                        progress.event(folder.index, event)
                 timeout = worker.spec.timeout_s
                 if worker.poll() is None and timeout and time.time() - worker.started > timeout:
                     worker.stop("timeout", f"stopped after the {timeout:g} s timeout")
                 if worker.poll() is not None:
                     self.running.remove(worker)
-                    records[worker.index] = batch.finished(worker, worker.finish())
+                    for folder, record in zip(worker.folders, worker.finish()):
+                        records[folder.index] = batch.finished(folder, record)
         return [records[i] for i in sorted(records)]
 
     def stop_unfinished(self, batch: Batch, why: str) -> list[Record]:
         stopped = []
         for worker in self.running:
             if worker.process is None or worker.process.pid is None:
-                if worker.dir.is_dir():  # prepared, never started: say so rather than leave a bare spec.json
-                    record = worker.final_record("interrupted", f"stopped by {why} before its worker started",
-                                                 None, **worker._local_fields())
-                    save_record(record)
-                    stopped.append(batch.finished(worker, record))
+                for folder in worker.folders:
+                    if folder.dir.is_dir():  # prepared, never started: say so rather than leave a bare spec.json
+                        record = folder.final_record("interrupted", f"stopped by {why} before its worker started",
+                                                     None, **worker._local_fields())
+                        save_record(record)
+                        stopped.append(batch.finished(folder, record))
                 continue
             worker.stop("interrupted", f"stopped by {why}")
-            stopped.append(batch.finished(worker, worker.finish()))
+            stopped += [batch.finished(folder, record) for folder, record in zip(worker.folders, worker.finish())]
         return stopped
 
 

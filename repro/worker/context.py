@@ -7,6 +7,10 @@ project's re-implementation and a student's:
         '''Train/evaluate once with cfg and ctx.seed; return the final metrics.'''
 
     def build_model(cfg: dict) -> torch.nn.Module:   # optional, used by the checks
+
+    def run_seeds(cfg: dict, contexts: list[RunContext]) -> list[dict[str, float]]:
+        '''Optional (--vectorize-seeds): train one model per context at once, each from its
+        own seed (ctx.reseed() before building it); return their metrics, in order.'''
 """
 
 from __future__ import annotations
@@ -38,6 +42,14 @@ class RunContext:
         """Record metrics at a step: they become the run's curves and drive the progress display."""
         values = {name: float(value) for name, value in metrics.items()}
         self._emit({"event": "log", "step": int(step), "metrics": values})
+
+    def reseed(self) -> None:
+        """Seed python, numpy and torch with this run's seed, as the worker does before run():
+        run_seeds (--vectorize-seeds) calls it before building each seed's model, so that each
+        starts from the weights its one-seed run would."""
+        from repro.worker.process import seed_everything
+
+        seed_everything(self.seed)
 
     def expect_steps(self, total: int) -> None:
         """Say how many steps the run will take, so progress can show 'step 1200/6000'."""

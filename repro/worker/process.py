@@ -76,8 +76,16 @@ def set_up_numerics(threads: int) -> None:
     torch.use_deterministic_algorithms(True, warn_only=True)
 
 
+def group_dirs(run_dir: Path) -> list[Path]:
+    """run_dir, and the folders of the other seeds its worker trains at once (--vectorize-seeds)."""
+    from repro.paths import runs_dir
+
+    spec = read_json(run_dir / "spec.json") or {}
+    return [run_dir, *(runs_dir() / run_id for run_id in spec.get("vectorized_with") or [])]
+
+
 def work(run_dir: Path) -> None:
-    """Run the spec in run_dir; raises whatever the implementation raises."""
+    """Run the spec in run_dir (with its group: work_group); raises whatever the implementation raises."""
     spec = RunSpec.from_dict(read_json(run_dir / "spec.json"))
     os.environ.setdefault("MPLBACKEND", "Agg")  # implementations that plot must not need a screen
     set_up_numerics(spec.threads)
@@ -85,7 +93,11 @@ def work(run_dir: Path) -> None:
     from repro.worker.environment import fingerprint
 
     device = resolve_device(spec.device)
-    write_json_atomic(run_dir / "environment.json", {"device": device, **fingerprint(spec.reference_commit, device)})
+    environment = {"device": device, **fingerprint(spec.reference_commit, device)}
+    for folder in group_dirs(run_dir):
+        write_json_atomic(folder / "environment.json", environment)
+    if spec.vectorized_with:
+        return work_group(run_dir, spec, device)
 
     if spec.reference_env:  # the authors' requirements, ahead of the harness's packages
         from repro.fetch.requirements import PaperEnvironment
@@ -119,6 +131,37 @@ def work(run_dir: Path) -> None:
                             "script that exits belongs in ctx.run_script") from None
         metrics = check_metrics(returned)
     write_json_atomic(run_dir / "result.json", {"metrics": metrics, "train_seconds": time.time() - started})
+
+
+def work_group(run_dir: Path, spec: RunSpec, device: str) -> None:
+    """--vectorize-seeds: train the seeds of one setting at once through the implementation's
+    run_seeds(cfg, contexts), each context with its own seed, events and folder (each model
+    is seeded by ctx.reseed()); write each run's result.json."""
+    from contextlib import ExitStack
+
+    module = load_implementation(Path(spec.impl_path), spec.impl)
+    if not callable(getattr(module, "run_seeds", None)):
+        raise AttributeError(f"{spec.impl_path} has no function run_seeds(cfg, contexts) for --vectorize-seeds")
+    folders = group_dirs(run_dir)
+    specs = [RunSpec.from_dict(read_json(folder / "spec.json")) for folder in folders]
+    cache_dir = paper_cache_dir(spec.paper)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    started = time.time()
+    with ExitStack() as files:
+        contexts = []
+        for folder, member in zip(folders, specs):
+            (folder / "work").mkdir(exist_ok=True)
+            events = files.enter_context(open(folder / "events.jsonl", "a", encoding="utf-8"))
+            contexts.append(RunContext(seed=member.seed, device=device, work_dir=folder / "work", cache_dir=cache_dir,
+                                       threads=member.threads, reference_commit=member.reference_commit,
+                                       data={name: Path(path) for name, path in member.data.items()}, _events=events))
+        returned = module.run_seeds(dict(spec.config), contexts)
+        if not isinstance(returned, (list, tuple)) or len(returned) != len(contexts):
+            raise TypeError(f"run_seeds() must return a list of {len(contexts)} metric dicts, one per context, "
+                            f"got {type(returned).__name__}")
+        metrics = [check_metrics(one) for one in returned]
+    for folder, values in zip(folders, metrics):
+        write_json_atomic(folder / "result.json", {"metrics": values, "train_seconds": time.time() - started})
 
 
 @contextmanager
@@ -250,9 +293,8 @@ def main(argv: list[str] | None = None) -> int:
     except BaseException as exc:  # noqa: BLE001 - every failure must leave error.json
         traceback.print_exc()
         sys.stderr.flush()
-        write_json_atomic(
-            run_dir / "error.json", {"type": type(exc).__name__, "message": str(exc)[:2000]}
-        )
+        for folder in group_dirs(run_dir):  # a group goes down with its worker
+            write_json_atomic(folder / "error.json", {"type": type(exc).__name__, "message": str(exc)[:2000]})
         return 130 if isinstance(exc, KeyboardInterrupt) else 1
     return 0
 
