@@ -179,7 +179,12 @@ def run_sweep(
     if show_progress:
         print(f"sweep: {paper.id} {impl_name} {profile}: {len(points)} points x {len(seeds)} seeds = {len(specs)} runs",
               file=sys.stderr, flush=True)
-    records = runner.execute(specs, jobs=jobs, progress=Progress(len(specs), enabled=show_progress, show_keys=list(grid)),
+    progress = Progress(len(specs), enabled=show_progress, show_keys=list(grid))
+    if vectorize_seeds:
+        from repro.run import vectorize_note
+
+        progress.note(vectorize_note(specs, runner))
+    records = runner.execute(specs, jobs=jobs, progress=progress,
                              expected_seconds=paper.profiles[profile].expected_seconds)
     rows = [rank_claim(claim, points, records) for claim in claims]
     result = Sweep(paper, impl_name, profile, seeds, grid, dict(overrides or {}), records, rows)

@@ -25,7 +25,7 @@ from repro.catalog import ConfigValue, Paper, load_paper
 from repro.catalog.papers import resolve_impl
 from repro.errors import UsageError
 from repro.execute import DEFAULT, executor_class
-from repro.plan import claim_settings, select_claims, usable_cores
+from repro.plan import claim_settings, offers_run_seeds, select_claims, usable_cores
 from repro.records import Record, write_json_atomic
 from repro.render.progress import Progress
 from repro.significance import Difference, difference, sentence
@@ -133,6 +133,11 @@ def compare_impls(
     if effect is not None and not effect > 0:
         raise UsageError("--effect must be a positive difference, in the metric's units")
     runner = executor_class(executor)(executor_options)
+    if vectorize_seeds and not all(offers_run_seeds(resolve_impl(paper, impl)[1]) for impl in (impl_a, impl_b)):
+        vectorize_seeds = False  # both sides or neither: batched kernels round differently from one-seed runs
+        if show_progress:
+            print("--vectorize-seeds: only one side has run_seeds(cfg, contexts), so both run one worker per seed "
+                  "(a pair must be computed alike)", file=sys.stderr, flush=True)
     claims = select_claims(paper, profile, claim_ids)
     runs_a_round = 2 * len(claim_settings(claims)) * len(seeds)
     # one thread count for every run of both sides and every round: numbers move with it
@@ -152,6 +157,10 @@ def compare_impls(
         specs = (plan_and_fetch(paper, impl=impl_a, seeds=round_seeds, **options)
                  + plan_and_fetch(paper, impl=impl_b, seeds=round_seeds, **options))
         progress = Progress(len(specs), enabled=show_progress, show_impl=True)
+        if vectorize_seeds:
+            from repro.run import vectorize_note
+
+            progress.note(vectorize_note(specs, runner))
         records += runner.execute(specs, jobs=jobs, progress=progress,
                                   expected_seconds=paper.profiles[profile].expected_seconds)
         ran += round_seeds

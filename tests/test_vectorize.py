@@ -113,3 +113,17 @@ def test_a_group_past_its_timeout_stops_every_run_of_it(tiny_papers, repro_home)
                        "--vectorize-seeds", "--set", "mode=sleep", "--timeout", "2", "--json")
     assert result.returncode == 3
     assert [(r["status"], r["error"]) for r in runs(result)] == [("timeout", "stopped after the 2 s timeout")] * 2
+
+
+def test_a_comparison_vectorises_both_sides_or_neither(tiny_papers, repro_home, tmp_path):
+    import shutil
+
+    batched_impl(tiny_papers)
+    result = run_repro("compare", "tiny", "--impl", "batched", "--vs", "reimpl", "--seeds", "2", "--vectorize-seeds")
+    assert "only one side has run_seeds" in result.stderr and "--vectorize-seeds: 2 worker(s)" not in result.stderr
+    shutil.copy(tiny_papers / "tiny" / "variants" / "batched.py", tmp_path / "batched_copy.py")
+    both = run_repro("compare", "tiny", "--impl", "batched", "--vs", str(tmp_path / "batched_copy.py"), "--seeds", "2",
+                     "--vectorize-seeds", "--json")
+    assert both.returncode == 0, both.stderr
+    assert "--vectorize-seeds: 4 worker(s) train 8 runs" in both.stderr  # 2 settings x 2 sides
+    assert {row["difference"]["test"] for row in json.loads(both.stdout)["rows"] if row["metric"] == "score"} == {"identical"}

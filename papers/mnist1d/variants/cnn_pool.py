@@ -44,3 +44,7 @@ def build_model(cfg: dict):
 
 def run(cfg: dict, ctx) -> dict[str, float]:
     return reimpl.run(cfg, ctx, build_model=build_model)
+
+
+def run_seeds(cfg: dict, contexts: list) -> list[dict[str, float]]:  # --vectorize-seeds
+    return reimpl.run_seeds(cfg, contexts, build_model=build_model)
