@@ -74,7 +74,8 @@ def planted(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("old, new, caught_in", [
-    pytest.param('lr=cfg["learning_rate"]', 'lr=cfg["learning_rate"] * 0.5', "model=logistic", id="learning-rate-halved"),
+    pytest.param('Adam(model.parameters(), lr=cfg["learning_rate"])', 'Adam(model.parameters(), lr=cfg["learning_rate"] * 0.5)',
+                 "model=logistic", id="learning-rate-halved"),
     # the MLP without its second hidden layer: its final accuracy stays inside what another
     # machine moves it by, but its loss at step 250 does not
     pytest.param("        h = h + F.relu(self.linear2(h))  # (batch, hidden)\n", "", "model=mlp",

@@ -29,36 +29,73 @@ from repro.worker.imports import import_file
 REQUIRED = {"build_model": 1, "make_optimizer": 2, "train_step": 4, "run": 2}
 RTOL, ATOL = 1e-4, 1e-6
 
+# What a signature (a pattern a stage measured) points at, where the paper's checks.py does
+# not say it in its own words: HINTS entries (signature, text) override these.
+SIGNATURE_HINTS = {
+    "shape": "a layer whose output shape differs from the reference's (padding, stride, a size)",
+    "loss": "the loss, or the forward pass in training mode: the same weights and batch give another loss",
+    "loss_sum": "a loss summed over the batch instead of averaged (reduction='mean', the default)",
+    "lr_scale": "a different learning rate",
+    "weight_decay": "weight decay the reference does not have (Adam's weight_decay=, or AdamW)",
+    "optimizer": "a different optimizer, or other settings of it (Adam's betas or eps, SGD's momentum)",
+    "zero_grad": "gradients never zeroed (or accumulated on purpose): call optimizer.zero_grad() every step",
+    "frozen": "parameters that never move: requires_grad off, or left out of the optimizer",
+    "layer": "the layer itself: its settings (stride, padding, dilation, bias) or how it is called",
+    "reshape": "a reshape, flatten, transpose or permute that orders the values differently",
+    "nonlinearity": "a missing activation (ReLU) before this layer",
+    "residual": "a missing residual (skip) connection: the reference adds an earlier output back",
+    "after_last_layer": "what follows the last layer: a final reshape, activation or slicing",
+}
+
 
 @dataclass
 class Stage:
     name: str
     passed: bool
     details: list[str] = field(default_factory=list)
-    hints: list[str] = field(default_factory=list)
+    hints: list[str] = field(default_factory=list)  # ranked: those the evidence points at first
+    evidence: dict[str, str] = field(default_factory=dict)  # signature -> what was measured
 
     def to_dict(self) -> dict:
-        return {"stage": self.name, "passed": self.passed, "details": self.details, "hints": self.hints}
+        return {"stage": self.name, "passed": self.passed, "details": self.details, "hints": self.hints,
+                "evidence": self.evidence}
 
 
 class CheckFailed(Exception):
     """Raised inside a stage (a paper's own stages in its checks.py too) with the details
-    that show what differs. `hints` replaces the
-    paper's hints for the stage where the cause is known and is not the student's code;
-    `first_hint` goes before them where the cause may not be the student's code."""
+    that show what differs. `evidence` maps each signature the stage recognised (a key of
+    SIGNATURE_HINTS, or a paper's own) to what it measured: the hints tied to those come
+    first. `hints` replaces the paper's hints for the stage where the cause is known and is
+    not the student's code; `first_hint` goes before them where the cause may not be the
+    student's code."""
 
-    def __init__(self, *details: str, hints: list[str] | None = None, first_hint: str | None = None):
+    def __init__(self, *details: str, hints: list[str] | None = None, first_hint: str | None = None,
+                 evidence: dict[str, str] | None = None):
         self.details = list(details)
         self.hints = hints
         self.first_hint = first_hint
+        self.evidence = dict(evidence or {})
+
+
+def rank_hints(stage_hints: list, evidence: dict[str, str], all_hints: bool = False) -> list[str]:
+    """A stage's hints for what it measured: first each hint whose signature is in the
+    evidence (the paper's text for it, else SIGNATURE_HINTS'), with the evidence; then, with
+    all_hints or where nothing matched, the rest. A hint is a text, or (signature, text)."""
+    tied = {hint[0]: hint[1] for hint in stage_hints if isinstance(hint, tuple)}
+    matched = [f"{tied.get(signature) or SIGNATURE_HINTS.get(signature, signature)} (evidence: {seen})"
+               for signature, seen in evidence.items()]
+    rest = [hint[1] if isinstance(hint, tuple) else hint for hint in stage_hints
+            if not (isinstance(hint, tuple) and hint[0] in evidence)]
+    return matched + rest if all_hints or not matched else matched
 
 
 def check(paper: Paper, impl: str, *, against: str = "reimpl", full: bool = False,
           show_progress: bool = False, stored_baseline: bool = False,
-          claim_ids: list[str] | None = None) -> list[Stage]:
+          claim_ids: list[str] | None = None, all_hints: bool = False, on_stage=None) -> list[Stage]:
     """Run the stages in order; the list ends with the first stage that failed. With
     claim_ids, every stage looks at those claims' settings only (the quick profile's claims,
-    or all, by default)."""
+    or all, by default). A failed stage lists first the hints its evidence points at (all of
+    its hints with all_hints). on_stage(stage, number) is called as each stage ends."""
     student_name, student_path = resolve_impl(paper, impl)
     reference_name, reference_path = resolve_impl(paper, against)
     if student_path == reference_path:
@@ -80,25 +117,29 @@ def check(paper: Paper, impl: str, *, against: str = "reimpl", full: bool = Fals
         "step": lambda: _step(paper, helpers, context),
         "overfit": lambda: _overfit(paper, helpers, context),
         "quick": lambda: _quick(paper, student_path, reference_name, show_progress, stored_baseline, claim_ids,
-                                context["claims"]),
+                                context["claims"], context["evidence"].get("quick")),
         "full": lambda: _full(paper, student_path, show_progress),
     }
+    context["evidence"] = getattr(helpers, "EVIDENCE", {})  # a paper's own signatures, per stage
     for name in planned_stages(own_stages, full):
         run_stage = steps.get(name) or (lambda name=name: _paper_stage(paper, own_stages[name][2], context))
         try:
             details = run_stage()
             stages.append(Stage(name, True, details))
         except CheckFailed as failure:
-            own_hints = failure.hints if failure.hints is not None else hints.get(name, [])
+            own_hints = failure.hints if failure.hints is not None else rank_hints(hints.get(name, []), failure.evidence,
+                                                                                  all_hints)
             own_hints = [failure.first_hint, *own_hints] if failure.first_hint else own_hints
-            stages.append(Stage(name, False, failure.details, own_hints))
-            break
+            stages.append(Stage(name, False, failure.details, own_hints, failure.evidence))
         except ReproError:  # a usage problem (e.g. --against), not the student's code
             raise
         except Exception as exc:  # noqa: BLE001 - the student's code raised: that fails the stage
             raised = ("your code raised this: fix the line named above first (NotImplementedError means "
                       "that TODO is not written yet)")
-            stages.append(Stage(name, False, [_where(exc, student_path)], [raised, *hints.get(name, [])]))
+            stages.append(Stage(name, False, [_where(exc, student_path)], [raised, *rank_hints(hints.get(name, []), {})]))
+        if on_stage is not None:
+            on_stage(stages[-1], len(stages))
+        if not stages[-1].passed:
             break
     return stages
 
@@ -165,7 +206,7 @@ def _interface(student_path: Path, reference_path: Path, context: dict) -> list[
             problems.append(f"{name}{inspect.signature(function)} takes {len(params)} required arguments, expected {count}")
     if problems:
         raise CheckFailed(*problems)
-    context["student"] = student
+    context["student"], context["student_path"] = student, student_path
     context["reference"] = import_file(reference_path, f"repro_reference_{reference_path.stem}")
     missing = [name for name in REQUIRED if not callable(getattr(context["reference"], name, None))]
     if missing:
@@ -181,6 +222,13 @@ def _structure(paper: Paper, helpers, context: dict) -> list[str]:
     for cfg, label in _settings(paper, context["claims"]):
         student, reference = _models(context, cfg)
         x, _ = helpers.example_batch(cfg)
+        layers_r, _ = _traced(reference, x)
+        layers_s, raised = _traced(student, x)
+        if raised is not None:  # name the first layer whose output shape differs, before the line that crashed
+            first = _first_shape_difference(layers_s, layers_r)
+            crash = f"[{label}] forward raised {_where(raised, context['student_path'])}"
+            raise CheckFailed(*([f"[{label}] {first}", crash] if first else [crash]),
+                              evidence={"shape": first} if first else {})
         with torch.no_grad():
             out_s, out_r = _call(student, x), _call(reference, x)
         if out_s.shape != out_r.shape:
@@ -198,12 +246,10 @@ def _structure(paper: Paper, helpers, context: dict) -> list[str]:
             lines = [f"[{label}] {count_s} parameters; the reference has {count_r}" if count_s != count_r
                      else f"[{label}] {count_s} parameters, as the reference, but shaped differently:"]
             lines += _shape_table(shapes_s, shapes_r)
-            raise CheckFailed(*lines)
-        layers_s, layers_r = _leaf_outputs(student, x), _leaf_outputs(reference, x)
-        for (name_s, kind_s, o_s), (name_r, kind_r, o_r) in zip(layers_s, layers_r):
-            if tuple(o_s.shape) != tuple(o_r.shape):
-                raise CheckFailed(f"[{label}] {name_s} ({kind_s}) outputs {tuple(o_s.shape)}; the reference's {name_r} "
-                                   f"({kind_r}) outputs {tuple(o_r.shape)} on the same batch {_shape(x)}")
+            raise CheckFailed(*lines, evidence={"shape": _shape_evidence(shapes_s, shapes_r)})
+        first = _first_shape_difference(layers_s, layers_r)
+        if first:
+            raise CheckFailed(f"[{label}] {first} on the same batch {_shape(x)}", evidence={"shape": first})
         details.append(f"[{label}] output {tuple(out_s.shape)}, {count_s} parameters in {len(shapes_s)} tensors, "
                        f"{len(layers_s)} layers' output shapes: as the reference")
     return details
@@ -220,8 +266,9 @@ def _forward(paper: Paper, helpers, context: dict) -> list[str]:
             out_s, out_r = _call(student, x), _call(reference, x)
         if not torch.allclose(out_s, out_r, rtol=RTOL, atol=ATOL):
             worst = (out_s - out_r).abs().max().item()
+            where, evidence = _first_difference(student, reference, x)
             raise CheckFailed(f"[{label}] with the reference's weights, outputs differ (max |difference| {worst:.3g}, "
-                               f"tolerance rtol {RTOL})", *_first_difference(student, reference, x))
+                              f"tolerance rtol {RTOL})", where, evidence=evidence)
         details.append(f"[{label}] same outputs with the reference's weights (max |difference| "
                        f"{(out_s - out_r).abs().max().item():.2g})")
     return details
@@ -237,18 +284,72 @@ def _step(paper: Paper, helpers, context: dict) -> list[str]:
         opt_r = context["reference"].make_optimizer(reference, cfg)
         x, y = helpers.example_batch(cfg, size=16, seed=1)
         pairs = _paired_parameters(student, reference)
+        own_evidence = context["evidence"].get("step")
+        previous_grads = None  # the reference's gradients of the step before
         for step in (1, 2):  # the second step catches gradients that are never zeroed
+            before = [p_r.detach().clone() for _, _, p_r in pairs]
             loss_s = float(context["student"].train_step(student, opt_s, x, y))
             loss_r = float(context["reference"].train_step(reference, opt_r, x, y))
             if abs(loss_s - loss_r) > RTOL * abs(loss_r) + ATOL:
-                raise CheckFailed(f"[{label}] step {step}: loss {loss_s:.6g}, the reference's {loss_r:.6g}")
+                evidence = _loss_evidence(step, loss_s, loss_r, len(y))
+                if own_evidence is not None:  # the paper's own signatures, e.g. softmax before the loss
+                    evidence = {**own_evidence(context["reference"], cfg, x, y, loss_s), **evidence}
+                raise CheckFailed(f"[{label}] step {step}: loss {loss_s:.6g}, the reference's {loss_r:.6g}",
+                                  evidence=evidence)
             for name, p_s, p_r in pairs:
                 if not torch.allclose(p_s, p_r, rtol=RTOL, atol=ATOL):
                     worst = (p_s - p_r).abs().max().item()
                     raise CheckFailed(f"[{label}] step {step}: same loss ({loss_s:.6g}) but {name} was updated "
-                                       f"differently (max |difference| {worst:.3g})")
+                                      f"differently (max |difference| {worst:.3g})",
+                                      evidence=_update_evidence(pairs, before, cfg, previous_grads))
+            previous_grads = [None if p_r.grad is None else p_r.grad.detach().clone() for _, _, p_r in pairs]
         details.append(f"[{label}] two steps: same losses ({loss_s:.6g} at step 2) and same updates")
     return details
+
+
+def _loss_evidence(step: int, loss_s: float, loss_r: float, batch: int) -> dict[str, str]:
+    """What a different loss from the same weights and batch says."""
+    if step == 2:
+        return {"zero_grad": f"step 1 matched (loss and updates), step 2's loss differs ({loss_s:.6g} against "
+                             f"{loss_r:.6g}): the first update was applied twice, or accumulated"}
+    ratio = loss_s / loss_r if loss_r else float("inf")
+    if abs(ratio - batch) <= 1e-3 * batch:
+        return {"loss_sum": f"your loss is {ratio:.4g} x the reference's, the batch size ({batch})"}
+    return {"loss": f"loss {loss_s:.6g} against {loss_r:.6g} at step 1, from the same weights on the same batch"}
+
+
+def _update_evidence(pairs, before: list, cfg: dict, previous_grads: list | None) -> dict[str, str]:
+    """What the pattern of two updates from the same weights says: the student's update
+    against the reference's, over every parameter, and (after step 1) the gradients left in
+    the parameters: yours = the reference's + the step before's is gradients never zeroed."""
+    import torch
+
+    if previous_grads is not None and all(p_s.grad is not None and p_r.grad is not None and old is not None
+                                          for (_, p_s, p_r), old in zip(pairs, previous_grads)):
+        if all(torch.allclose(p_s.grad, p_r.grad + old, rtol=RTOL, atol=ATOL)
+               for (_, p_s, p_r), old in zip(pairs, previous_grads)):
+            return {"zero_grad": "step 1 matched (loss and updates); at step 2 your gradients are the reference's "
+                                 "plus step 1's"}
+    start = torch.cat([b.flatten() for b in before])
+    moved_s = torch.cat([p_s.detach().flatten() for _, p_s, _ in pairs]) - start
+    moved_r = torch.cat([p_r.detach().flatten() for _, _, p_r in pairs]) - start
+    if moved_s.abs().max() == 0:
+        return {"frozen": "the reference's update moved the parameters, yours moved none of them"}
+    extra = moved_s - moved_r  # what your update does beyond the reference's
+    differs = extra.abs() > ATOL + RTOL * moved_r.abs()
+    toward_zero = (extra[differs] * start[differs] < 0).float().mean().item() if differs.any() else 0.0
+    cosine = torch.nn.functional.cosine_similarity(moved_s, moved_r, dim=0).item()
+    ratio = (moved_s.norm() / moved_r.norm()).item() if moved_r.norm() > 0 else float("inf")
+    if toward_zero > 0.95:  # before the scale: decoupled decay (AdamW) keeps the direction too
+        share = differs.float().mean().item()
+        return {"weight_decay": f"where the updates differ ({share:.0%} of the weights), yours pulled the weight "
+                                f"toward zero ({toward_zero:.0%} of them), the pattern of weight decay"}
+    if cosine > 0.999 and abs(ratio - 1) > 1e-3:
+        lr = cfg.get("learning_rate", cfg.get("lr"))
+        scaled = f" (yours would be about {lr * ratio:.3g}, against {lr:g})" if isinstance(lr, (int, float)) else ""
+        return {"lr_scale": f"the same direction, {ratio:.4g} x the size of the reference's update{scaled}"}
+    return {"optimizer": f"the same loss, updates in another direction (cosine {cosine:.3f} with the reference's, "
+                         f"{ratio:.3g} x its size)"}
 
 
 def _overfit(paper: Paper, helpers, context: dict) -> list[str]:
@@ -272,12 +373,15 @@ def _overfit(paper: Paper, helpers, context: dict) -> list[str]:
 
 
 def _quick(paper: Paper, student_path: Path, reference_name: str, show_progress: bool,
-           stored_only: bool = False, claim_ids: list[str] | None = None, claims: list | None = None) -> list[str]:
+           stored_only: bool = False, claim_ids: list[str] | None = None, claims: list | None = None,
+           evidence_of=None) -> list[str]:
     """The quick profile's metrics, like with like: the student's runs against the reference's
     on this machine (same seeds, same config). The reference's numbers come from a stored
     baseline with this machine's numerics fingerprint, else from running the reference now,
     beside the student's runs. With stored_only, a baseline from another machine is used
-    instead of running the reference, and the tolerance is its measured spread across machines."""
+    instead of running the reference, and the tolerance is its measured spread across machines.
+    evidence_of(ours, theirs, cfg): the paper's signatures from a failed run's metrics and the
+    reference's (checks.py's EVIDENCE["quick"])."""
     from repro.baselines import EXACT, choose, stored_baselines, tolerance_for, update_command
     from repro.execute.local import probe_fingerprint
     from repro.noise import THREADS_PER_RUN
@@ -293,7 +397,7 @@ def _quick(paper: Paper, student_path: Path, reference_name: str, show_progress:
     run_reference = not same_machine and not stored_only
     student_records, reference_records = _run_quick(paper, student_path, reference_name if run_reference else None,
                                                     show_progress, claim_ids)
-    details, failures = [], []
+    details, failures, evidence = [], [], {}
     for claim in paper.claims if claims is None else claims:
         for record in (r for r in student_records if r.setting == claim.setting_label):
             setting, seed = claim.setting_label, record.seed
@@ -328,14 +432,19 @@ def _quick(paper: Paper, student_path: Path, reference_name: str, show_progress:
             same = " (identical)" if ours == theirs else ""
             line = (f"[{setting}] seed {seed} {claim.metric}: {ours} against the reference's {theirs}, {source}"
                     f"{same} (tolerance ±{tolerance:.3g})")
-            (details if ours is not None and abs(ours - theirs) <= tolerance else failures).append(line)
+            passed = ours is not None and abs(ours - theirs) <= tolerance
+            (details if passed else failures).append(line)
+            if not passed and evidence_of is not None and not evidence:
+                theirs_metrics = theirs_record.metrics if run_reference else (chosen.stored or {}).get("metrics", {})
+                evidence = {sig: f"[{setting}] seed {seed}: {seen}"
+                            for sig, seen in evidence_of(record.metrics, theirs_metrics, record.spec.config).items()}
     if failures:
         if not run_reference and not same_machine:
-            raise CheckFailed(*failures, *details, first_hint=(
+            raise CheckFailed(*failures, *details, evidence=evidence, first_hint=None if evidence else (
                 "maybe not your code: the reference's numbers were made on another machine, where the same code "
                 "and seed give other numbers (the tolerance is the spread measured across machines); leave out "
                 "--stored-baseline to compare with the reference run on this machine"))
-        raise CheckFailed(*failures, *details)
+        raise CheckFailed(*failures, *details, evidence=evidence)
     return details
 
 
@@ -424,14 +533,45 @@ def _count(model) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
+def _match_parameters(shapes_s: list, shapes_r: list) -> tuple[list, list, list]:
+    """Parameters paired by name, then the rest by shape (renamed layers), in the student's
+    order: (pairs, only the student's, only the reference's), each a (name, shape)."""
+    left_r = list(shapes_r)
+    pairs, only_s = [], []
+    for name, shape in shapes_s:
+        match = next((r for r in left_r if r[0] == name), None)
+        if match is not None:
+            pairs.append(((name, shape), match))
+            left_r.remove(match)
+    for name, shape in (p for p in shapes_s if p[0] not in {s[0] for s, _ in pairs}):
+        match = next((r for r in left_r if r[1] == shape), None)
+        if match is None:
+            only_s.append((name, shape))
+        else:
+            pairs.append(((name, shape), match))
+            left_r.remove(match)
+    order = {name: i for i, (name, _) in enumerate(shapes_s)}
+    return sorted(pairs, key=lambda pair: order[pair[0][0]]), only_s, left_r
+
+
 def _shape_table(shapes_s: list, shapes_r: list) -> list[str]:
-    lines = ["  #  student                              reference"]
-    for i in range(max(len(shapes_s), len(shapes_r))):
-        left = f"{shapes_s[i][0]} {shapes_s[i][1]}" if i < len(shapes_s) else "-"
-        right = f"{shapes_r[i][0]} {shapes_r[i][1]}" if i < len(shapes_r) else "-"
-        mark = "" if i < len(shapes_s) and i < len(shapes_r) and shapes_s[i][1] == shapes_r[i][1] else "   <- differs"
-        lines.append(f"  {i:<2} {left:<36} {right}{mark}")
+    pairs, only_s, only_r = _match_parameters(shapes_s, shapes_r)
+    lines = ["  student                              reference"]
+    for (name_s, shape_s), (name_r, shape_r) in pairs:
+        mark = "" if shape_s == shape_r else "   <- differs"
+        lines.append(f"  {f'{name_s} {shape_s}':<36} {name_r} {shape_r}{mark}")
+    lines += [f"  only yours: {name} {shape}" for name, shape in only_s]
+    lines += [f"  only the reference's: {name} {shape}" for name, shape in only_r]
     return lines
+
+
+def _shape_evidence(shapes_s: list, shapes_r: list) -> str:
+    pairs, only_s, only_r = _match_parameters(shapes_s, shapes_r)
+    differ = [f"{s[0]} {s[1]} against {r[1]}" for s, r in pairs if s[1] != r[1]]
+    parts = ([f"shaped differently: {', '.join(differ)}"] if differ else []) + (
+        [f"missing: {', '.join(name for name, _ in only_r)}"] if only_r else []) + (
+        [f"extra: {', '.join(name for name, _ in only_s)}"] if only_s else [])
+    return "; ".join(parts) or "the same shapes in another order"
 
 
 def _copy_weights(student_module, student, reference) -> None:
@@ -470,37 +610,87 @@ def _paired_parameters(student, reference) -> list[tuple[str, object, object]]:
     return pairs
 
 
-def _leaf_outputs(model, x) -> list[tuple[str, str, object]]:
-    """(name, class, output) of every leaf module, in the order they ran (forward hooks)."""
+def _leaf_outputs(model, x) -> list[tuple[str, str, object, object]]:
+    """(name, class, output, first input) of every leaf module, in the order they ran (forward hooks)."""
+    outputs, raised = _traced(model, x)
+    if raised is not None:
+        raise raised
+    return outputs
+
+
+def _traced(model, x) -> tuple[list[tuple[str, str, object, object]], Exception | None]:
+    """_leaf_outputs, and the exception if forward raised: the layers that ran before it."""
     import torch
 
     outputs, handles = [], []
     for name, module in model.named_modules():
         if not list(module.children()):
             handles.append(module.register_forward_hook(
-                lambda m, i, o, name=name: outputs.append((name, type(m).__name__, o[0] if isinstance(o, tuple) else o))))
+                lambda m, i, o, name=name: outputs.append((name, type(m).__name__, o[0] if isinstance(o, tuple) else o,
+                                                           i[0] if i else None))))
     try:
         with torch.no_grad():
             _call(model, x)
+    except Exception as exc:  # noqa: BLE001 - the student's forward: what ran before it is the evidence
+        return outputs, exc
     finally:
         for handle in handles:
             handle.remove()
-    return outputs
+    return outputs, None
 
 
-def _first_difference(student, reference, x) -> list[str]:
-    """Forward hooks on the leaf modules of both: the first layer whose output differs."""
+def _first_shape_difference(ours: list, theirs: list) -> str | None:
+    """The first layer (in the order they ran) whose output shape differs from the reference's."""
+    for (name_s, kind_s, o_s, _), (name_r, kind_r, o_r, _) in zip(ours, theirs):
+        if tuple(o_s.shape) != tuple(o_r.shape):
+            return (f"{name_s} ({kind_s}) outputs {tuple(o_s.shape)}; the reference's {name_r} ({kind_r}) outputs "
+                    f"{tuple(o_r.shape)}")
+    return None
+
+
+def _first_difference(student, reference, x) -> tuple[str, dict[str, str]]:
+    """Forward hooks on the leaf modules of both: the first layer whose output differs, and
+    what its input says about why (_input_evidence)."""
     import torch
 
     ours, theirs = _leaf_outputs(student, x), _leaf_outputs(reference, x)
     previous = "the input"
-    for (name_s, kind_s, out_s), (name_r, kind_r, out_r) in zip(ours, theirs):
+    for index, ((name_s, kind_s, out_s, in_s), (name_r, kind_r, out_r, in_r)) in enumerate(zip(ours, theirs)):
         if out_s.shape != out_r.shape:
-            return [f"outputs agree up to {previous}; {name_s} ({kind_s}) outputs {tuple(out_s.shape)}, the "
-                    f"reference's {name_r} ({kind_r}) {tuple(out_r.shape)}: same weights, other output shape "
-                    "(padding, stride, or how its input was shaped)"]
+            found = (f"outputs agree up to {previous}; {name_s} ({kind_s}) outputs {tuple(out_s.shape)}, the reference's "
+                     f"{name_r} ({kind_r}) {tuple(out_r.shape)}")
+            return found + ": same weights, other output shape (padding, stride, or how its input was shaped)", {
+                "shape": found}
         if not torch.allclose(out_s, out_r, rtol=RTOL, atol=ATOL):
-            return [f"outputs agree up to {previous}; {name_s} ({kind_s}) differs from the reference's "
-                    f"{name_r} ({kind_r}): look at what happens between the two (activation, residual, reshape)"]
+            found = (f"outputs agree up to {previous}; {name_s} ({kind_s}) differs from the reference's "
+                     f"{name_r} ({kind_r})")
+            evidence = _input_evidence(name_s, in_s, in_r, [entry[2] for entry in theirs[:index]],
+                                       [entry[0] for entry in theirs[:index]])
+            return found + ": look at what happens between the two (activation, residual, reshape)", evidence
         previous = f"{name_s} ({kind_s})"
-    return [f"every layer's output agrees; what differs comes after {previous} (e.g. a final reshape or activation)"]
+    return (f"every layer's output agrees; what differs comes after {previous} (e.g. a final reshape or activation)",
+            {"after_last_layer": f"every layer's output agrees with the reference's; the model's output does not"})
+
+
+def _input_evidence(layer: str, ours, theirs, earlier: list, earlier_names: list[str]) -> dict[str, str]:
+    """The first differing layer's input, yours against the reference's: the same values in
+    another order (a reshape), yours with the negatives the reference's ReLU removed, the
+    reference's = yours + an earlier layer's output (a residual), or the same input (the layer
+    itself). Empty where none fits."""
+    import torch
+
+    if ours is None or theirs is None or ours.shape != theirs.shape:
+        return {}
+    if torch.allclose(ours, theirs, rtol=RTOL, atol=ATOL):
+        return {"layer": f"{layer} gets the same input as the reference's and gives another output"}
+    rows_s, rows_r = ours.reshape(len(ours), -1), theirs.reshape(len(theirs), -1)
+    if torch.allclose(rows_s.sort(dim=1).values, rows_r.sort(dim=1).values, rtol=RTOL, atol=ATOL):
+        return {"reshape": f"{layer}'s input holds the reference's values, in another order"}
+    if theirs.min() >= 0 and ours.min() < 0 and torch.allclose(torch.relu(ours), theirs, rtol=RTOL, atol=ATOL):
+        return {"nonlinearity": f"{layer}'s input has negative values where the reference's has none, and "
+                                "relu(yours) is the reference's"}
+    for name, output in zip(earlier_names, earlier):
+        for form, value in (("", output), ("relu of ", torch.relu(output))):
+            if value.shape == ours.shape and torch.allclose(ours + value, theirs, rtol=RTOL, atol=ATOL):
+                return {"residual": f"the reference's input to {layer} is yours plus {form}{name}'s output"}
+    return {}

@@ -26,22 +26,33 @@ def add_arguments(p) -> None:
                    "(faster: the reference is not run; the tolerance is then its measured spread across machines)")
     p.add_argument("--claims", help="comma-separated claim ids: check only their settings, and run only their "
                    "quick runs (default: the quick profile's claims, or all)")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--all-hints", action="store_true",
+                   help="after the hints the evidence points at, every other hint of the failed stage too")
+    p.add_argument("--json", action="store_true",
+                   help="machine-readable output: one JSON object a line, each stage as it ends")
 
 
 def handle(args) -> int:
+    import json
+
     from repro.render import text as render
     from repro.authoring.check import check, stage_plan
     from repro.catalog import load_paper
     from repro.plan import parse_claim_ids
 
     paper = load_paper(args.paper)
+    planned = stage_plan(paper, args.full)
+
+    def show(stage, number):  # each stage as it ends, not all at the end
+        if args.json:
+            print(json.dumps({"number": number, "of": len(planned), **stage.to_dict()}), flush=True)
+        else:
+            print(render.stage_text(stage, number, len(planned)), flush=True)
+
     stages = check(paper, args.impl, against=args.against, full=args.full, show_progress=not args.json,
-                   stored_baseline=args.stored_baseline,
+                   stored_baseline=args.stored_baseline, all_hints=args.all_hints, on_stage=show,
                    claim_ids=parse_claim_ids(args.claims) if args.claims is not None else None)
-    if args.json:
-        print(render.to_json([s.to_dict() for s in stages]))
-    else:
-        print(render.check_text(stages, args.full, stage_plan(paper, args.full)))
+    if not args.json:
+        print(render.check_summary(stages, args.full, planned))
     return 0 if all(stage.passed for stage in stages) else 1
 

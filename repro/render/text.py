@@ -476,14 +476,19 @@ def noise_json(noise) -> dict:
 
 # ---------------------------------------------------------------------- checks
 
-def check_text(stages, full: bool, planned: list[str]) -> str:
+def stage_text(stage, number: int, planned: int) -> str:
+    """One stage of `repro check`: what it compared, and when it failed, the likely causes
+    (those the evidence points at first)."""
+    lines = [f"stage {number}/{planned} {stage.name}: {'PASS' if stage.passed else 'FAIL'}"]
+    lines += [f"    {detail}" for detail in stage.details]
+    if stage.hints:
+        lines.append("  likely causes" + (", by the evidence:" if stage.evidence else ":"))
+        lines += [f"    - {hint}" for hint in stage.hints]
+    return "\n".join(lines)
+
+
+def check_summary(stages, full: bool, planned: list[str]) -> str:
     lines = []
-    for number, stage in enumerate(stages, start=1):
-        lines.append(f"stage {number}/{len(planned)} {stage.name}: {'PASS' if stage.passed else 'FAIL'}")
-        lines += [f"    {detail}" for detail in stage.details]
-        if stage.hints:
-            lines.append("  likely causes:")
-            lines += [f"    - {hint}" for hint in stage.hints]
     if all(stage.passed for stage in stages):
         lines.append("every stage passed" + ("" if full else "; --full also checks the paper's claims"))
     else:
