@@ -34,9 +34,9 @@ RTOL, ATOL = 1e-4, 1e-6
 SIGNATURE_HINTS = {
     "shape": "a layer whose output shape differs from the reference's (padding, stride, a size)",
     "loss": "the loss, or the forward pass in training mode: the same weights and batch give another loss",
-    "loss_sum": "a loss summed over the batch instead of averaged (reduction='mean', the default)",
+    "loss_sum": "a loss summed where the reference averages (reduction='mean', the default), or the other way round",
     "lr_scale": "a different learning rate",
-    "weight_decay": "weight decay the reference does not have (Adam's weight_decay=, or AdamW)",
+    "weight_decay": "weight decay other than the reference's (Adam's weight_decay=, AdamW, or none where it has some)",
     "optimizer": "a different optimizer, or other settings of it (Adam's betas or eps, SGD's momentum)",
     "zero_grad": "gradients never zeroed (or accumulated on purpose): call optimizer.zero_grad() every step",
     "frozen": "parameters that never move: requires_grad off, or left out of the optimizer",
@@ -291,7 +291,7 @@ def _step(paper: Paper, helpers, context: dict) -> list[str]:
             loss_s = float(context["student"].train_step(student, opt_s, x, y))
             loss_r = float(context["reference"].train_step(reference, opt_r, x, y))
             if abs(loss_s - loss_r) > RTOL * abs(loss_r) + ATOL:
-                evidence = _loss_evidence(step, loss_s, loss_r, len(y))
+                evidence = _loss_evidence(step, loss_s, loss_r, y)
                 if own_evidence is not None:  # the paper's own signatures, e.g. softmax before the loss
                     evidence = {**own_evidence(context["reference"], cfg, x, y, loss_s), **evidence}
                 raise CheckFailed(f"[{label}] step {step}: loss {loss_s:.6g}, the reference's {loss_r:.6g}",
@@ -301,24 +301,30 @@ def _step(paper: Paper, helpers, context: dict) -> list[str]:
                     worst = (p_s - p_r).abs().max().item()
                     raise CheckFailed(f"[{label}] step {step}: same loss ({loss_s:.6g}) but {name} was updated "
                                       f"differently (max |difference| {worst:.3g})",
-                                      evidence=_update_evidence(pairs, before, cfg, previous_grads))
+                                      evidence=_update_evidence(pairs, before, cfg, previous_grads, step))
             previous_grads = [None if p_r.grad is None else p_r.grad.detach().clone() for _, _, p_r in pairs]
         details.append(f"[{label}] two steps: same losses ({loss_s:.6g} at step 2) and same updates")
     return details
 
 
-def _loss_evidence(step: int, loss_s: float, loss_r: float, batch: int) -> dict[str, str]:
-    """What a different loss from the same weights and batch says."""
+def _loss_evidence(step: int, loss_s: float, loss_r: float, y) -> dict[str, str]:
+    """What a different loss from the same weights and batch says: a ratio that is the batch
+    size or the number of target values (either way round) is a sum against a mean."""
     if step == 2:
         return {"zero_grad": f"step 1 matched (loss and updates), step 2's loss differs ({loss_s:.6g} against "
                              f"{loss_r:.6g}): the first update was applied twice, or accumulated"}
     ratio = loss_s / loss_r if loss_r else float("inf")
-    if abs(ratio - batch) <= 1e-3 * batch:
-        return {"loss_sum": f"your loss is {ratio:.4g} x the reference's, the batch size ({batch})"}
+    target = y[0] if isinstance(y, tuple) else y
+    counts = {"the batch size": len(target), "the number of target values": target.numel(),
+              "the target values per example": target.numel() // max(1, len(target))}
+    for what, count in counts.items():
+        for factor, word in ((count, ""), (1 / count, "1 / ")):
+            if count > 1 and abs(ratio - factor) <= 1e-3 * factor:
+                return {"loss_sum": f"your loss is {ratio:.4g} x the reference's: {word}{what} ({count})"}
     return {"loss": f"loss {loss_s:.6g} against {loss_r:.6g} at step 1, from the same weights on the same batch"}
 
 
-def _update_evidence(pairs, before: list, cfg: dict, previous_grads: list | None) -> dict[str, str]:
+def _update_evidence(pairs, before: list, cfg: dict, previous_grads: list | None, step: int = 1) -> dict[str, str]:
     """What the pattern of two updates from the same weights says: the student's update
     against the reference's, over every parameter, and (after step 1) the gradients left in
     the parameters: yours = the reference's + the step before's is gradients never zeroed."""
@@ -340,14 +346,21 @@ def _update_evidence(pairs, before: list, cfg: dict, previous_grads: list | None
     toward_zero = (extra[differs] * start[differs] < 0).float().mean().item() if differs.any() else 0.0
     cosine = torch.nn.functional.cosine_similarity(moved_s, moved_r, dim=0).item()
     ratio = (moved_s.norm() / moved_r.norm()).item() if moved_r.norm() > 0 else float("inf")
+    share = differs.float().mean().item()
     if toward_zero > 0.95:  # before the scale: decoupled decay (AdamW) keeps the direction too
-        share = differs.float().mean().item()
         return {"weight_decay": f"where the updates differ ({share:.0%} of the weights), yours pulled the weight "
                                 f"toward zero ({toward_zero:.0%} of them), the pattern of weight decay"}
+    if differs.any() and toward_zero < 0.05:
+        return {"weight_decay": f"where the updates differ ({share:.0%} of the weights), the reference's pulled the "
+                                f"weight toward zero and yours did not ({1 - toward_zero:.0%} of them): weight decay "
+                                "missing, or smaller"}
     if cosine > 0.999 and abs(ratio - 1) > 1e-3:
         lr = cfg.get("learning_rate", cfg.get("lr"))
         scaled = f" (yours would be about {lr * ratio:.3g}, against {lr:g})" if isinstance(lr, (int, float)) else ""
         return {"lr_scale": f"the same direction, {ratio:.4g} x the size of the reference's update{scaled}"}
+    if step == 2:  # step 1 matched, so the optimizer's first update did: what step 1 left behind
+        return {"zero_grad": f"step 1 matched (loss and updates); step 2's updates differ (cosine {cosine:.3f}): "
+                             "gradients kept from step 1?"}
     return {"optimizer": f"the same loss, updates in another direction (cosine {cosine:.3f} with the reference's, "
                          f"{ratio:.3g} x its size)"}
 
