@@ -10,7 +10,8 @@ PARSER = dict(
     help="check a student's implementation against the reference, stage by stage",
     description="Stages, stopping at the first that fails:\n" + "\n".join(
         f"  {number} {name:<10} {what}" for number, (name, what) in enumerate(STAGES, start=1))
-    + "\nEach stage prints what it compared and, when it fails, the likely causes.",
+    + "\nEach stage is printed as it ends, with what it compared; a failed one lists first the causes "
+    "its evidence points at (e.g. same loss, updates pulled toward zero: weight decay).",
     epilog="exit codes: 0 every stage passed; 1 a stage failed; 2 usage error.",
     formatter_class=argparse.RawDescriptionHelpFormatter,
 )
