@@ -53,7 +53,8 @@ HINTS = {
         ("labels", "labels shifted or mismatched in training (y[start : start + batch] must go with "
                    "x[start : start + batch])"),
         "evaluation in training mode: call model.eval() (and torch.no_grad()) to evaluate",
-        "batches not taken in order through the training set, or a different number of steps",
+        ("data_order", "batches not taken in order through the training set (x[start : start + batch], start "
+                       "advancing by the batch size), or another batch size"),
     ],
     "full": [
         "compare with the re-implementation's results in papers/mnist1d/README.md, claim by claim",

@@ -45,6 +45,7 @@ SIGNATURE_HINTS = {
     "nonlinearity": "a missing activation (ReLU) before this layer",
     "residual": "a missing residual (skip) connection: the reference adds an earlier output back",
     "after_last_layer": "what follows the last layer: a final reshape, activation or slicing",
+    "data_order": "the batches: their order, size or number (the runs part before the first logged point)",
 }
 
 
@@ -454,6 +455,8 @@ def _quick(paper: Paper, student_path: Path, reference_name: str, show_progress:
                 theirs_metrics = theirs_record.metrics if run_reference else (chosen.stored or {}).get("metrics", {})
                 evidence = {sig: f"[{setting}] seed {seed}: {seen}"
                             for sig, seen in evidence_of(record.metrics, theirs_metrics, record.spec.config).items()}
+    failures += _early_differences(paper, student_records, reference_records, stored, same_machine, run_reference,
+                                   evidence)
     if failures:
         if not run_reference and not same_machine:
             raise CheckFailed(*failures, *details, evidence=evidence, first_hint=None if evidence else (
@@ -462,6 +465,41 @@ def _quick(paper: Paper, student_path: Path, reference_name: str, show_progress:
                 "--stored-baseline to compare with the reference run on this machine"))
         raise CheckFailed(*failures, *details, evidence=evidence)
     return details
+
+
+def _early_differences(paper: Paper, student_records: list, reference_records: list, stored: list[dict],
+                       same_machine: list[dict], run_reference: bool, evidence: dict) -> list[str]:
+    """Each curve's first logged point (train_loss@250) against the reference's, within the
+    baseline's early-point tolerance (noise.py: what another machine moves it by): final
+    metrics can agree within seed noise while the runs parted early, on other batches. Adds
+    `data_order` to the evidence; nothing where no baseline measured the tolerance."""
+    from repro.baselines import EXACT, choose, tolerance_for
+    from repro.noise import early_points
+
+    failures = []
+    for record in (r for r in student_records if r.ok):
+        setting, seed = record.setting, record.seed
+        chosen = None
+        if run_reference:
+            theirs_record = next((r for r in reference_records if r.setting == setting and r.seed == seed and r.ok), None)
+            theirs = early_points(theirs_record, paper.speed_metrics) if theirs_record else {}
+        else:
+            chosen = choose(same_machine or stored, setting, seed, record if same_machine else None)
+            theirs = (chosen.stored or {}).get("early") or {}
+        for name, ours in early_points(record, paper.speed_metrics).items():
+            if name not in theirs:
+                continue
+            if chosen is None or chosen.mode == EXACT:
+                tolerance = _measured_tolerance(stored, setting, name)
+            else:
+                tolerance = tolerance_for(chosen, setting, name)[0]
+            if not tolerance or abs(ours - theirs[name]) <= tolerance:
+                continue
+            failures.append(f"[{setting}] seed {seed} {name} (a curve's first point): {ours:.6g} against the "
+                            f"reference's {theirs[name]:.6g} (tolerance ±{tolerance:.3g}): the runs parted early")
+            evidence.setdefault("data_order", f"[{setting}] seed {seed}: {name} is {ours:.4g} against {theirs[name]:.4g}, "
+                                              "though one step from the same weights matched")
+    return failures
 
 
 def _measured_tolerance(stored: list[dict], setting: str, metric: str) -> float | None:

@@ -200,6 +200,17 @@ def test_labels_shifted_in_training_fail_quick_with_the_labels_hint(paper, tmp_p
     assert "labels shifted or mismatched" in failed.hints[0] and "well below chance" in failed.hints[0], failed.hints
 
 
+def test_batches_in_another_order_fail_quick_by_the_curves_first_point(paper, tmp_path):
+    """Every batch 50 examples on (the logistic model's quick run, ~5 s): the final accuracy
+    stays within the claim's band of the reference's, but the loss at step 250 does not
+    (the baseline's early-point tolerance, what another machine moves it by)."""
+    old = "        start = ((step - 1) * batch) % len(x)  # batches in order, wrapping around the set\n"
+    path = variant(tmp_path, "batches_shifted", (old, "        start = ((step - 1) * batch + 50) % len(x)\n"))
+    failed = assert_fails_at(run_check(paper, path, claims=["logistic_test_acc"]), "quick")
+    assert "train_loss@250 (a curve's first point)" in failed.details[0]
+    assert "batches not taken in order" in failed.hints[0] and "train_loss@250" in failed.hints[0], failed.hints
+
+
 def test_evaluation_in_training_mode_is_invisible_with_these_models(paper, tmp_path, no_quick):
     """The quick stage's hints list "evaluation in training mode" because it is a typical
     mistake in general (dropout, batch norm). The four MNIST-1D models have neither, so
