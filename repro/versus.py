@@ -28,6 +28,7 @@ from repro.execute import DEFAULT, executor_class
 from repro.plan import claim_settings, offers_run_seeds, select_claims, usable_cores
 from repro.records import Record, write_json_atomic
 from repro.render.progress import Progress
+from repro.render.versus import seed_text
 from repro.significance import Difference, difference, sentence
 
 DEFAULT_SEEDS = 5
@@ -153,7 +154,7 @@ def compare_impls(
         rounds += 1
         if show_progress:
             print(f"compare: {paper.id} {name_a} vs {name_b}, {profile}, round {rounds}: seeds "
-                  f"{_seed_text(round_seeds)}", file=sys.stderr, flush=True)
+                  f"{seed_text(round_seeds)}", file=sys.stderr, flush=True)
         specs = (plan_and_fetch(paper, impl=impl_a, seeds=round_seeds, **options)
                  + plan_and_fetch(paper, impl=impl_b, seeds=round_seeds, **options))
         progress = Progress(len(specs), enabled=show_progress, show_impl=True)
@@ -238,9 +239,3 @@ def saved_comparisons(paper_id: str) -> list[dict]:
         if saved.get("paper") == paper_id:
             latest.setdefault((saved.get("impl_a"), saved.get("impl_b"), saved.get("profile")), saved)
     return list(latest.values())
-
-
-def _seed_text(seeds: list[int]) -> str:
-    if len(seeds) > 2 and seeds == list(range(seeds[0], seeds[-1] + 1)):
-        return f"{seeds[0]}-{seeds[-1]}"
-    return ",".join(map(str, seeds))

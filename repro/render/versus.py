@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from tabulate import tabulate
 
+from repro.compare import summarize
+
 from repro.render.text import failure, significant, signed
 
 
@@ -37,7 +39,7 @@ def versus_text(result) -> str:
     seeds = result.seeds
     lines = [
         f"{result.paper.title} ({result.paper.id}): {a} (A) vs {b} (B), profile {result.profile}, "
-        f"seeds {_seeds(seeds)}" + (f", {result.rounds} rounds" if result.rounds > 1 else "")
+        f"seeds {seed_text(seeds, count=True)}" + (f", {result.rounds} rounds" if result.rounds > 1 else "")
         + ("".join(f", {k}={v}" for k, v in result.overrides.items())),
         tabulate(rows, headers=["setting", "metric", f"A: {a}", f"B: {b}", "A - B", "95% CI of A - B", "p", "test"],
                  disable_numparse=True),
@@ -57,17 +59,18 @@ def versus_text(result) -> str:
     return "\n".join(lines)
 
 
-def _seeds(seeds: list[int]) -> str:
+def seed_text(seeds: list[int], count: bool = False) -> str:
+    """'0-4' (with count: '0-4 (5)') for a run of seeds, else '0,2,7'."""
     ordered = sorted(seeds)
     if len(ordered) > 2 and ordered == list(range(ordered[0], ordered[-1] + 1)):
-        return f"{ordered[0]}-{ordered[-1]} ({len(ordered)})"
+        return f"{ordered[0]}-{ordered[-1]}" + (f" ({len(ordered)})" if count else "")
     return ",".join(map(str, ordered))
 
 
 def sweep_text(result) -> str:
     keys = list(result.grid)
     lines = [f"{result.paper.title} ({result.paper.id}): sweep of {result.impl}, profile {result.profile}, "
-             f"seeds {_seeds(result.seeds)}, {len(result.records)} runs"
+             f"seeds {seed_text(result.seeds, count=True)}, {len(result.records)} runs"
              + "".join(f", {k}={v}" for k, v in result.overrides.items())]
     for row in result.rows:
         claim = row.claim
@@ -77,8 +80,6 @@ def sweep_text(result) -> str:
             if not values:
                 measured, versus = "no result", "-"
             else:
-                from repro.compare import summarize
-
                 measured = spread_text(summarize(values))
                 d = ranked.versus_best
                 versus = "best" if rank == 1 else (
