@@ -18,9 +18,8 @@ def _leave(signum, frame):
 
 
 def main() -> int:
-    previous = {signum: signal.signal(signum, _leave) for signum in _NAMES}
+    for signum in _NAMES:
+        signal.signal(signum, _leave)
     from repro.cli import main as cli_main
 
-    for signum, handler in previous.items():
-        signal.signal(signum, handler)
-    return cli_main()
+    return cli_main()  # which puts its own handlers in place of these, and these back at its end

@@ -86,12 +86,18 @@ def _parse_and_run(argv: list[str]) -> int:
 
 
 def _stop_on_terminating_signals() -> dict:
-    """SIGTERM and SIGHUP stop a command the way Ctrl-C does (a Stopped exception, so that what
-    cleans up after Ctrl-C runs), and it exits 143 or 129. Returns the handlers it replaced."""
+    """Ctrl-C, SIGTERM and SIGHUP stop a command with a Stopped exception (a KeyboardInterrupt,
+    so that what cleans up after Ctrl-C runs), and it exits 130, 143 or 129. Returns the
+    handlers it replaced.
+
+    Ctrl-C too, not Python's own KeyboardInterrupt: CPython 3.11 remembers a KeyboardInterrupt
+    of exactly that class raised inside exec() of a string (dataclasses and pydantic build
+    methods that way while they are imported) and, even though it was caught here, ends the
+    process by SIGINT at exit (-2) instead of with the 130 returned."""
     if threading.current_thread() is not threading.main_thread():
         return {}
 
     def stop(signum, frame):
         raise Stopped(signum)
 
-    return {signum: signal.signal(signum, stop) for signum in (signal.SIGTERM, signal.SIGHUP)}
+    return {signum: signal.signal(signum, stop) for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}

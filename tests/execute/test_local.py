@@ -253,6 +253,25 @@ def test_a_signal_while_the_command_line_is_imported_is_one_line_and_the_shells_
     assert result.stderr == f"interrupted by {name}\n" and result.stdout == ""
 
 
+def test_ctrl_c_inside_exec_of_a_string_during_the_commands_imports_exits_130(tmp_path):
+    """Found by CI: a Ctrl-C that lands inside exec() of a string (dataclasses and pydantic
+    build methods that way while repro.execute.local is imported for the parser) was caught
+    and answered 130, yet `python -m repro` (CPython 3.11) ended by SIGINT (-2). The signal is
+    sent from exec'd code, by a sitecustomize hook, so it lands there every time."""
+    (tmp_path / "sitecustomize.py").write_text(textwrap.dedent("""
+        import sys
+        class SignalInsideExec:
+            def find_spec(self, name, path=None, target=None):
+                if name == "repro.execute.local":
+                    exec("import os, signal\\nos.kill(os.getpid(), signal.SIGINT)\\nfor _ in range(10**5): pass")
+        sys.meta_path.insert(0, SignalInsideExec())
+    """))
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    result = subprocess.run(repro_cmd("run", "nothing"), capture_output=True, text=True, timeout=60, env=env)
+    assert result.returncode == 130, result.stderr
+    assert result.stderr == "interrupted by Ctrl-C\n" and result.stdout == ""
+
+
 def test_a_worker_killed_from_outside_is_not_said_to_be_out_of_memory(tiny_papers, repro_home):
     harness = subprocess.Popen(repro_cmd("run", "tiny", "--set", "mode=sleep", "--claims", "a_score"),
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
