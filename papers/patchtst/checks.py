@@ -69,22 +69,21 @@ def check_frozen(student, reference, cfg: dict) -> list[str]:
     if held_backbone:
         raise CheckFailed(f"the optimizer holds {len(held_backbone)} backbone tensors ({', '.join(held_backbone[:3])}, "
                           "...): linear probing gives it the head's parameters only",
-                          first_hint="build the optimizer on model.head.parameters(), not model.parameters()")
+                          evidence={"backbone_in_optimizer": f"{len(held_backbone)} backbone tensors in the optimizer"})
     missing = [name for name, p in head if id(p) not in held]
     if missing:
         raise CheckFailed(f"the optimizer lacks head parameters: {', '.join(missing)}",
-                          first_hint="the head is what linear probing trains: give its parameters to the optimizer")
+                          evidence={"head_not_in_optimizer": f"{len(missing)} head tensors missing from the optimizer"})
     asking = [name for name, p in backbone if p.requires_grad]
     if asking:
         raise CheckFailed(f"{len(asking)} backbone tensors still have requires_grad=True ({', '.join(asking[:3])}, ...): "
                           "backward runs through the whole backbone for nothing, and any optimizer that holds "
                           "them would move them",
-                          first_hint="freeze before building the optimizer: requires_grad_(False) on every "
-                                     "parameter, then True on the head's")
+                          evidence={"not_frozen": f"{len(asking)} backbone tensors with requires_grad=True"})
     frozen_head = [name for name, p in head if not p.requires_grad]
     if frozen_head:
         raise CheckFailed(f"head parameters with requires_grad=False: {', '.join(frozen_head)}",
-                          first_hint="the head left frozen: freeze everything, then unfreeze model.head")
+                          evidence={"head_frozen": f"{len(frozen_head)} head tensors with requires_grad=False"})
 
     before = {name: p.detach().clone() for name, p in head + backbone}
     x, y = example_batch(cfg, size=8, seed=3)
@@ -99,7 +98,8 @@ def check_frozen(student, reference, cfg: dict) -> list[str]:
             lines += [f"{name}: yours in {'training' if a else 'evaluation'} mode, the reference's in "
                       f"{'training' if b else 'evaluation'} mode" for (name, a), (_, b) in zip(_modes(ours), _modes(theirs))
                       if a != b][:3]
-            raise CheckFailed(*lines)
+            modes = {"modes": f"{len(lines) - 1} layers in another mode than the reference's"} if len(lines) > 1 else {}
+            raise CheckFailed(*lines, evidence=modes)
     moved = [(name, (p.detach() - before[name]).abs().max().item()) for name, p in backbone
              if not torch.equal(p.detach(), before[name])]
     if moved:
@@ -133,6 +133,8 @@ HINTS = {
         "an import error above: run `python path/to/your_file.py` to see it whole",
     ],
     "structure": [
+        ("shape", "a layer's output shaped otherwise than the reference's: d_model, d_ff (512 in both phases), "
+                  "n_heads or the number of patches, (context_points - patch_len) // stride + 1 = 42"),
         "the number of patches: (context_points - patch_len) // stride + 1 = 42; the first "
         "context_points - (patch_len + stride * 41) steps are dropped, not padded",
         "the head maps all of a variable's patch embeddings, flattened (d_model * num_patch), to the "
@@ -144,25 +146,40 @@ HINTS = {
     "forward": [
         "RevIN: subtract each window's per-variable mean over time, divide by sqrt(var(unbiased=False) + "
         "1e-5) before patching, undo both on the output",
-        "channel independence: (batch, num_patch, n_vars, d_model) -> (batch * n_vars, num_patch, d_model) "
-        "after transpose(1, 2); the reshape without the transpose mixes variables",
+        ("reshape", "channel independence: (batch, num_patch, n_vars, d_model) -> (batch * n_vars, num_patch, "
+                    "d_model) after transpose(1, 2); the reshape without the transpose mixes variables"),
+        ("residual", "post-norm layers with their residuals: x = norm(x + dropout(attention(x))), then "
+                     "x = norm(x + dropout(ff(x)))"),
+        ("nonlinearity", "the feed-forward's ReLU missing (or another activation): Linear(d_model, d_ff), ReLU, "
+                         "dropout, Linear(d_ff, d_model)"),
+        ("layer", "the layer's settings: attention scaled by head_dim ** -0.5 with 16 heads of 8, BatchNorm1d over "
+                  "d_model, or RevIN's statistics (mean over time, var(unbiased=False) + 1e-5)"),
         "post-norm layers: x = norm(x + dropout(attention(x))), then x = norm(x + dropout(ff(x)))",
         "attention scaled by head_dim ** -0.5 with 16 heads of 8",
         "build_model must return the model in evaluation mode (`return model.eval()`)",
     ],
     "step": [
-        "the loss: MSE of the de-normalised forecast against y (F.mse_loss, mean)",
-        "a different optimizer or learning rate (Adam, cfg['lr'])",
-        "gradients never zeroed (the first step matches, the second not)",
+        ("loss_sum", "the loss summed: MSE of the de-normalised forecast against y averages (F.mse_loss, mean)"),
+        ("loss", "the loss: MSE of the de-normalised forecast against y (F.mse_loss, mean)"),
+        ("lr_scale", "a different learning rate: Adam at cfg['lr'] (or the LR range test's suggestion)"),
+        ("weight_decay", "weight decay: the authors' Adam has none"),
+        ("optimizer", "a different optimizer: Adam, default betas and eps"),
+        ("zero_grad", "gradients never zeroed: optimizer.zero_grad() every step (the first step matches, the "
+                      "second not)"),
         "train_step switching modes (model.train()): run() does that once per epoch",
     ],
     "frozen": [
+        ("backbone_in_optimizer", "the whole model given to the optimizer: build it on model.head.parameters(), "
+                                  "not model.parameters()"),
+        ("not_frozen", "freeze before building the optimizer: requires_grad_(False) on every parameter, then True "
+                       "on the head's"),
+        ("head_frozen", "the head left frozen: freeze everything, then unfreeze model.head"),
+        ("head_not_in_optimizer", "the head is what linear probing trains: give its parameters to the optimizer"),
+        ("modes", "the backbone in evaluation mode while probing: the authors call model.train() on the whole "
+                  "model, so dropout is on and BatchNorm keeps updating its running statistics (README: "
+                  "Reproduction notes)"),
         "freeze first, then build the optimizer on the head's parameters: requires_grad_(False) on every "
         "parameter, True on model.head's",
-        "the whole model given to the optimizer, or requires_grad set False only after it was built",
-        "the head left frozen (everything frozen)",
-        "the backbone in evaluation mode while probing: the authors call model.train() on the whole model, "
-        "so dropout is on and BatchNorm keeps updating its running statistics (README: Reproduction notes)",
     ],
     "overfit": [
         "the head cannot fit four windows: check that train_step really updates it (the optimizer holds "
@@ -174,6 +191,8 @@ HINTS = {
         "the split borders: 12, 16 and 20 months of 30 days, val and test starting context_points early",
         "pre-training: mask 40% of each variable's patches (zeros), the loss on the masked patches only",
         "the one-cycle schedule is stepped after every batch, and cycles Adam's beta1 too (OneCycleLR)",
+        ("data_order", "the batches: shuffled batches of batch_size (64) windows from a DataLoader seeded as the "
+                       "reference's, the last one kept"),
         "the test uses the weights of the best validation epoch, not the last",
     ],
     "full": [

@@ -34,6 +34,10 @@ HINTS = {
         "dropout1 -> conv2 -> relu2 -> dropout2, the residual (downsample where channels "
         "differ), and a ReLU after the sum; levels blocks of nhid channels, kernel ksize, then "
         "one Linear(nhid, 88) and no Sigmoid module (the loss takes logits)",
+        ("shape", "a layer's output shaped otherwise than the reference's: an output longer than the input (a "
+                  "size mismatch at the residual sum) means padding on both sides without cutting the right end "
+                  "(pad (kernel - 1) * dilation zeros on the left only); another width means nhid, levels or ksize "
+                  "other than cfg's"),
         "an output longer than the input (a size mismatch at the residual sum): pad "
         "(kernel - 1) * dilation zeros on the left only, or pad both sides and cut that many "
         "steps off the right end",
@@ -41,19 +45,35 @@ HINTS = {
         "and back before the linear layer",
     ],
     "forward": [
-        "non-causal padding: pad (kernel - 1) * dilation zeros on the left only (or on both sides "
-        "and cut that many steps off the right end); padding='same' or symmetric padding lets "
-        "step t see the future",
+        ("padding", "non-causal padding: pad (kernel - 1) * dilation zeros on the left only (or on both sides "
+                    "and cut that many steps off the right end); padding='same' or symmetric padding lets "
+                    "step t see the future"),
+        ("layer", "a convolution's settings: dilation 2**i at level i (1, 2, 4, ...) in both convolutions of the "
+                  "block, kernel ksize, no padding inside Conv1d (the block pads with F.pad)"),
         "dilation not 2**i at level i (1, 2, 4, 8, ...), in both convolutions of the block",
         "build_model must return the model in evaluation mode (`return model.eval()`): the check "
         "compares outputs, which dropout would randomise; run() switches to model.train() per epoch",
-        "ReLU after the residual sum missing, or ReLU/dropout in the wrong place: "
-        "conv -> ReLU -> dropout, twice, then relu(out + residual)",
+        ("nonlinearity", "ReLU after the residual sum missing, or ReLU/dropout in the wrong place: "
+                         "conv -> ReLU -> dropout, twice, then relu(out + residual)"),
+        ("residual", "the residual missing: each block returns relu(out + x), x through the 1x1 downsample "
+                     "convolution where the channels differ"),
+        ("reshape", "the input is (batch, T, 88), time before keys: transpose(1, 2) to (batch, 88, T) for Conv1d "
+                    "and back before the linear layer (a view or reshape mixes time and keys)"),
+        ("after_last_layer", "a sigmoid in forward, or a slice of the output: forward returns the logits of every "
+                             "time step, (batch, T, 88)"),
         "a sigmoid in forward: forward returns logits, the loss applies the sigmoid itself",
     ],
     "step": [
-        "the loss averaged instead of summed: the paper's NLL sums over the 88 keys and the "
-        "time steps of the sequence (reduction='sum')",
+        ("loss_sum", "the loss averaged instead of summed: the paper's NLL sums over the 88 keys and the "
+                     "time steps of the sequence (reduction='sum')"),
+        ("lr_scale", "a different learning rate: Adam with lr=cfg['lr'] (1e-3)"),
+        ("weight_decay", "weight decay: the authors' Adam has none (no weight_decay=, not AdamW)"),
+        ("optimizer", "a different optimizer: Adam(model.parameters(), lr=cfg['lr']), default betas and eps"),
+        ("zero_grad", "gradients never zeroed: optimizer.zero_grad() before loss.backward() every step (the "
+                      "first step then matches, the second not)"),
+        ("loss", "sigmoid applied twice or not at all: F.binary_cross_entropy_with_logits on the logits (or "
+                 "F.binary_cross_entropy on their sigmoid), summed; or a forward pass that differs in training "
+                 "mode (dropout)"),
         "gradient clipping before loss.backward() (as in the authors' code, where it never "
         "clips) or a different limit: clip_grad_norm_(model.parameters(), clip) after "
         "backward, before optimizer.step(), with clip=0.4 by default",
@@ -75,8 +95,9 @@ HINTS = {
         "the NLL divided by the number of sequences (or of keys) instead of by the number of "
         "predicted frames: sum the NLL over a split, divide by the sum of (T - 1)",
         "the wrong target: predict frame t + 1 from frames <= t (x = seq[:-1], y = seq[1:])",
-        "more than one sequence a step (zero-padded batches), sequences not reshuffled each "
-        "epoch, or the test loss of the last epoch instead of the best-validation weights",
+        ("data_order", "more than one sequence a step (zero-padded batches), or sequences not reshuffled each "
+                       "epoch (a new torch.randperm order every epoch, one sequence a step)"),
+        "the test loss of the last epoch instead of the best-validation weights",
         "the wrong data split or file (cfg['data']: JSB -> JSB_Chorales.mat, Nott -> Nottingham.mat)",
     ],
     "full": [

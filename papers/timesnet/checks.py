@@ -78,6 +78,8 @@ HINTS = {
         "an import error above: run `python path/to/your_file.py` to see it whole",
     ],
     "structure": [
+        ("shape", "a layer's output shaped otherwise than the reference's: d_model, d_ff, top_k, num_kernels or "
+                  "e_layers other than cfg's, or the span: Linear(seq_len, seq_len + pred_len) over time"),
         "the output covers seq_len + pred_len steps, not only the horizon: the model stretches the embedded "
         "input with Linear(seq_len, seq_len + pred_len) over time, refines that whole span, and the loss "
         "takes the last pred_len steps",
@@ -101,8 +103,17 @@ HINTS = {
         "reshape(batch, length // period, period, channels).permute(0, 3, 1, 2): rows are cycles, columns "
         "the phase; after the convolutions permute(0, 2, 3, 1).reshape(batch, -1, channels) and cut to "
         "the length (a reshape to (batch, period, rows) mixes cycles and phase)",
-        "the k views combined with softmax over the k amplitudes per sample, plus the residual input; "
-        "each block's output goes through the shared LayerNorm",
+        ("residual", "the k views combined with softmax over the k amplitudes per sample, plus the residual "
+                     "input; each block's output goes through the shared LayerNorm"),
+        ("reshape", "the 1D -> 2D fold: reshape(batch, length // period, period, channels).permute(0, 3, 1, 2) "
+                    "(rows are cycles, columns the phase), and back with permute(0, 2, 3, 1).reshape(batch, -1, "
+                    "channels); a reshape to (batch, period, rows) mixes cycles and phase"),
+        ("nonlinearity", "the GELU between the two Inception blocks missing (or another activation)"),
+        ("layer", "the layer's settings: the value embedding's Conv1d (kernel 3, circular padding, no bias), an "
+                  "Inception block's kernels (1, 3, ..., 2 * num_kernels - 1, padding keeping the size) averaged, "
+                  "not summed"),
+        ("after_last_layer", "the output: the projection's (batch, seq_len + pred_len, c_out), de-normalised with "
+                             "the window's mean and standard deviation"),
         "the normalisation: subtract the mean over time, divide by sqrt(var(unbiased=False) + 1e-5), per "
         "window and variable, and undo both on the output",
         "the embedding sums value, time features and positions, then dropout; the Inception block averages "
@@ -111,9 +122,13 @@ HINTS = {
         "compares outputs, which dropout would randomise",
     ],
     "step": [
-        "the loss on the whole output instead of its last pred_len steps, or not MSE (F.mse_loss, mean)",
-        "a different optimizer or learning rate (Adam, cfg['learning_rate'])",
-        "gradients never zeroed (the first step matches, the second not)",
+        ("loss_sum", "the loss summed: F.mse_loss averages over the batch, the pred_len steps and the channels"),
+        ("loss", "the loss on the whole output instead of its last pred_len steps, or not MSE (F.mse_loss, mean)"),
+        ("lr_scale", "a different learning rate: Adam at cfg['learning_rate']"),
+        ("weight_decay", "weight decay: the library's Adam has none"),
+        ("optimizer", "a different optimizer: Adam, default betas and eps"),
+        ("zero_grad", "gradients never zeroed: optimizer.zero_grad() every step (the first step matches, the "
+                      "second not)"),
         "train_step switching modes (model.train()): run() does that once per epoch",
     ],
     "overfit": [
@@ -125,6 +140,9 @@ HINTS = {
         "starting seq_len steps before their border; the scaler fit on the training rows only",
         "test windows one at a time (batch size 1): TimesNet takes its periods from the batch, so a batched "
         "test set gives other numbers; val and train in shuffled batches of 32 with the last one dropped",
+        ("data_order", "the training batches: shuffled batches of 32 windows, the last one dropped, from a "
+                       "DataLoader drawing after torch.manual_seed(2021 + ctx.seed) and build_model, as the "
+                       "reference's"),
         "the test metrics of the last epoch instead of the best-validation weights",
         "seeding: torch.manual_seed(2021 + ctx.seed) before build_model, then the data, as the library does; "
         "model, DataLoaders and dropout then draw the same random numbers as the reference",

@@ -42,6 +42,7 @@ SIGNATURE_HINTS = {
     "frozen": "parameters that never move: requires_grad off, or left out of the optimizer",
     "layer": "the layer itself: its settings (stride, padding, dilation, bias) or how it is called",
     "reshape": "a reshape, flatten, transpose or permute that orders the values differently",
+    "padding": "padding on another side or of another amount (F.pad's (left, right)), which shifts the values",
     "nonlinearity": "a missing activation (ReLU) before this layer",
     "residual": "a missing residual (skip) connection: the reference adds an earlier output back",
     "after_last_layer": "what follows the last layer: a final reshape, activation or slicing",
@@ -78,11 +79,13 @@ class CheckFailed(Exception):
         self.evidence = dict(evidence or {})
 
 
-def rank_hints(stage_hints: list, evidence: dict[str, str], all_hints: bool = False) -> list[str]:
+def rank_hints(stage_hints: list, evidence: dict[str, str], all_hints: bool = False,
+               paper_hints: list | None = None) -> list[str]:
     """A stage's hints for what it measured: first each hint whose signature is in the
-    evidence (the paper's text for it, else SIGNATURE_HINTS'), with the evidence; then, with
-    all_hints or where nothing matched, the rest. A hint is a text, or (signature, text)."""
-    tied = {hint[0]: hint[1] for hint in stage_hints if isinstance(hint, tuple)}
+    evidence (the stage's text for it, else another stage's of the paper, else
+    SIGNATURE_HINTS'), with the evidence; then, with all_hints or where nothing matched, the
+    rest. A hint is a text, or (signature, text)."""
+    tied = {hint[0]: hint[1] for hint in [*(paper_hints or []), *stage_hints] if isinstance(hint, tuple)}
     matched = [f"{tied.get(signature) or SIGNATURE_HINTS.get(signature, signature)} (evidence: {seen})"
                for signature, seen in evidence.items()]
     rest = [hint[1] if isinstance(hint, tuple) else hint for hint in stage_hints
@@ -128,8 +131,8 @@ def check(paper: Paper, impl: str, *, against: str = "reimpl", full: bool = Fals
             details = run_stage()
             stages.append(Stage(name, True, details))
         except CheckFailed as failure:
-            own_hints = failure.hints if failure.hints is not None else rank_hints(hints.get(name, []), failure.evidence,
-                                                                                  all_hints)
+            own_hints = failure.hints if failure.hints is not None else rank_hints(
+                hints.get(name, []), failure.evidence, all_hints, [hint for texts in hints.values() for hint in texts])
             own_hints = [failure.first_hint, *own_hints] if failure.first_hint else own_hints
             stages.append(Stage(name, False, failure.details, own_hints, failure.evidence))
         except ReproError:  # a usage problem (e.g. --against), not the student's code
@@ -253,7 +256,8 @@ def _structure(paper: Paper, helpers, context: dict) -> list[str]:
             raise CheckFailed(*lines, evidence={"shape": _shape_evidence(shapes_s, shapes_r)})
         first = _first_shape_difference(layers_s, layers_r)
         if first:
-            raise CheckFailed(f"[{label}] {first} on the same batch {_shape(x)}", evidence={"shape": first})
+            raise CheckFailed(f"[{label}] {first} on the same batch {_shape(x)}",
+                              evidence={**_call_evidence(layers_s, layers_r, student), "shape": first})
         details.append(f"[{label}] output {tuple(out_s.shape)}, {count_s} parameters in {len(shapes_s)} tensors, "
                        f"{len(layers_s)} layers' output shapes: as the reference")
     return details
@@ -271,6 +275,7 @@ def _forward(paper: Paper, helpers, context: dict) -> list[str]:
         if not torch.allclose(out_s, out_r, rtol=RTOL, atol=ATOL):
             worst = (out_s - out_r).abs().max().item()
             where, evidence = _first_difference(student, reference, x)
+            evidence = {**_call_evidence(_leaf_outputs(student, x), _leaf_outputs(reference, x), student), **evidence}
             raise CheckFailed(f"[{label}] with the reference's weights, outputs differ (max |difference| {worst:.3g}, "
                               f"tolerance rtol {RTOL})", where, evidence=evidence)
         details.append(f"[{label}] same outputs with the reference's weights (max |difference| "
@@ -677,11 +682,10 @@ def _traced(model, x) -> tuple[list[tuple[str, str, object, object]], Exception 
     import torch
 
     outputs, handles = [], []
-    for name, module in model.named_modules():
-        if not list(module.children()):
-            handles.append(module.register_forward_hook(
-                lambda m, i, o, name=name: outputs.append((name, type(m).__name__, o[0] if isinstance(o, tuple) else o,
-                                                           i[0] if i else None))))
+    for name, module in _leaf_modules(model):
+        handles.append(module.register_forward_hook(
+            lambda m, i, o, name=name: outputs.append((name, type(m).__name__, o[0] if isinstance(o, tuple) else o,
+                                                       i[0] if i else None))))
     try:
         with torch.no_grad():
             _call(model, x)
@@ -691,6 +695,39 @@ def _traced(model, x) -> tuple[list[tuple[str, str, object, object]], Exception 
         for handle in handles:
             handle.remove()
     return outputs, None
+
+
+def _leaf_modules(model):
+    """(name, module) of the modules that do the computing: those without children, and a
+    parametrized one (weight_norm's conv1) as a whole, not the parametrization inside it,
+    whose output is a weight."""
+    for name, module in model.named_modules():
+        if ".parametrizations" in f".{name}":
+            continue
+        children = [child for child, _ in module.named_children() if child != "parametrizations"]
+        if not children:
+            yield name, module
+
+
+ACTIVATIONS = {"ReLU", "GELU", "SiLU", "Tanh", "Sigmoid", "LeakyReLU", "ELU", "Softplus", "Mish", "Hardswish"}
+
+
+def _call_evidence(ours: list, theirs: list, student) -> dict[str, str]:
+    """Layers the reference's forward calls that yours defines under the same name but does
+    not call, or defines as another class (nn.Identity where the reference has nn.GELU):
+    the pairing by order shifts from there, so say it before any shape or value difference."""
+    called = {name for name, *_ in ours}
+    mine = dict(_leaf_modules(student))
+    previous = "the input"
+    for name, kind, *_ in theirs:
+        module = mine.get(name)
+        signature = "nonlinearity" if kind in ACTIVATIONS else "layer"
+        if module is not None and type(module).__name__ != kind:
+            return {signature: f"your {name} is {type(module).__name__}, the reference's {kind} (after {previous})"}
+        if module is not None and name not in called:
+            return {signature: f"your forward never calls {name} ({kind}), which the reference's calls after {previous}"}
+        previous = name
+    return {}
 
 
 def _first_shape_difference(ours: list, theirs: list) -> str | None:
@@ -718,33 +755,41 @@ def _first_difference(student, reference, x) -> tuple[str, dict[str, str]]:
         if not torch.allclose(out_s, out_r, rtol=RTOL, atol=ATOL):
             found = (f"outputs agree up to {previous}; {name_s} ({kind_s}) differs from the reference's "
                      f"{name_r} ({kind_r})")
-            evidence = _input_evidence(name_s, in_s, in_r, [entry[2] for entry in theirs[:index]],
-                                       [entry[0] for entry in theirs[:index]])
+            evidence = _input_evidence(name_s, in_s, in_r, theirs[:index])
             return found + ": look at what happens between the two (activation, residual, reshape)", evidence
         previous = f"{name_s} ({kind_s})"
     return (f"every layer's output agrees; what differs comes after {previous} (e.g. a final reshape or activation)",
             {"after_last_layer": f"every layer's output agrees with the reference's; the model's output does not"})
 
 
-def _input_evidence(layer: str, ours, theirs, earlier: list, earlier_names: list[str]) -> dict[str, str]:
+def _input_evidence(layer: str, ours, theirs, earlier: list) -> dict[str, str]:
     """The first differing layer's input, yours against the reference's: the same values in
-    another order (a reshape), yours with the negatives the reference's ReLU removed, the
-    reference's = yours + an earlier layer's output (a residual), or the same input (the layer
-    itself). Empty where none fits."""
+    another order (a reshape) or shifted along the last dimension (padding), yours with the negatives the reference's ReLU removed, the
+    reference's = yours + an earlier layer's output or input (a residual: in a pre-norm block
+    the residual stream is the input of the norm), or the same input (the layer itself).
+    `earlier`: the reference's layers that ran before, as _leaf_outputs gives them. Empty
+    where none fits."""
     import torch
 
     if ours is None or theirs is None or ours.shape != theirs.shape:
         return {}
     if torch.allclose(ours, theirs, rtol=RTOL, atol=ATOL):
         return {"layer": f"{layer} gets the same input as the reference's and gives another output"}
+    length = ours.shape[-1] if ours.dim() else 0
+    shifted = next((k for k in range(1, length) if torch.allclose(ours.roll(k, -1), theirs, rtol=RTOL, atol=ATOL)), None)
+    if shifted is not None:
+        steps = min(shifted, length - shifted)
+        return {"padding": f"{layer}'s input is the reference's shifted by {steps} step(s) along its last dimension"}
     rows_s, rows_r = ours.reshape(len(ours), -1), theirs.reshape(len(theirs), -1)
     if torch.allclose(rows_s.sort(dim=1).values, rows_r.sort(dim=1).values, rtol=RTOL, atol=ATOL):
         return {"reshape": f"{layer}'s input holds the reference's values, in another order"}
     if theirs.min() >= 0 and ours.min() < 0 and torch.allclose(torch.relu(ours), theirs, rtol=RTOL, atol=ATOL):
         return {"nonlinearity": f"{layer}'s input has negative values where the reference's has none, and "
                                 "relu(yours) is the reference's"}
-    for name, output in zip(earlier_names, earlier):
-        for form, value in (("", output), ("relu of ", torch.relu(output))):
-            if value.shape == ours.shape and torch.allclose(ours + value, theirs, rtol=RTOL, atol=ATOL):
-                return {"residual": f"the reference's input to {layer} is yours plus {form}{name}'s output"}
+    for name, _, output, earlier_input in reversed(earlier):  # the nearest first
+        for form, value in (("", output), ("relu of ", torch.relu(output)), ("the input of ", earlier_input)):
+            if (isinstance(value, torch.Tensor) and value.shape == ours.shape
+                    and torch.allclose(ours + value, theirs, rtol=RTOL, atol=ATOL)):
+                found = f"{form}{name}" if form == "the input of " else f"{form}{name}'s output"
+                return {"residual": f"the reference's input to {layer} is yours plus {found}"}
     return {}

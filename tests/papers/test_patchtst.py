@@ -71,7 +71,7 @@ BACKBONE_IN_EVAL = '        model.backbone.eval()\n' + PROBING
     ("never_frozen", NEVER_FROZEN, "51 backbone tensors still have requires_grad=True", "freeze before building"),
     ("head_frozen", HEAD_FROZEN, "head parameters with requires_grad=False", "the head left frozen"),
     ("backbone_in_eval", BACKBONE_IN_EVAL, "in evaluation mode, the reference's in training mode",
-     "freeze first, then build the optimizer"),
+     "the backbone in evaluation mode while probing"),
 ], ids=["whole_model", "frozen_too_late", "never_frozen", "head_frozen", "backbone_in_eval"])
 def test_a_linear_probing_mistake_fails_the_frozen_stage(repro_home, tmp_path, name, replacement, detail, first_hint):
     """Each of the usual mistakes passes the stages before (the forward pass is right) and is
