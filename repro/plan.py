@@ -44,6 +44,7 @@ class RunSpec:
     # run_seeds(cfg, contexts); the first run of the group lists the others, each other names it
     vectorized_with: list[str] = field(default_factory=list)
     vectorized_by: str | None = None
+    batch_runs: int | None = None  # the runs its batch planned: the report's "2 of 4 runs done"
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -240,6 +241,7 @@ def plan_runs(
                     reference_commit=paper.reference.commit,
                     overrides=dict(overrides),
                     env=dict(env or {}),
+                    batch_runs=len(settings) * len(seeds),
                 )
             )
     return vectorize(specs) if vectorize_seeds else specs

@@ -279,19 +279,22 @@ def _pid_alive(pid: int) -> bool:
 # ------------------------------------------------------------------ which batch judges
 
 
-def judging_batch(paper, records: list[Record]) -> list[Record]:
+def judging_batch(paper, records: list[Record], setting: str | None = None) -> list[Record]:
     """The one rule for which batch of runs (one `repro run`, by spec.batch_id) judges an
     implementation, used by the HTML report and the model-card export alike: of these
-    records, the latest batch of a paper-protocol profile without --set overrides, else the
-    latest such batch with overrides, else the latest batch of another profile (`quick`).
-    Runs under a numerics perturbation (`repro noise`, `repro baseline`) are never a result.
-    [] when there is none."""
-    batches: dict[str, list[Record]] = {}
-    for record in records:
-        if record.spec.env:
-            continue
-        batches.setdefault(str(record.spec.batch_id or record.run_id), []).append(record)
-    if not batches:
+    records' finished batches (batch_finished), the latest batch of a paper-protocol profile
+    without --set overrides, else the latest such batch with overrides, else the latest batch
+    of another profile (`quick`). A batch still going is never the result: a reader who opens
+    the report during a long run sees the last finished numbers (and, beside them, the batch
+    in progress: batch_in_progress). Runs under a numerics perturbation (`repro noise`,
+    `repro baseline`) are never a result. With `setting` (a setting label), among the batches
+    that ran it, and only its runs (the model-card export judges setting by setting). [] when
+    there is none."""
+    finished = {batch_id: runs for batch_id, runs in _batches(records).items() if batch_finished(runs)}
+    if setting is not None:
+        finished = {batch_id: own for batch_id, runs in finished.items()
+                    if (own := [r for r in runs if r.setting == setting])}
+    if not finished:
         return []
 
     def rank(item: tuple[str, list[Record]]) -> tuple:
@@ -300,7 +303,36 @@ def judging_batch(paper, records: list[Record]) -> list[Record]:
         profile = paper.profiles.get(str(spec.profile))
         return (bool(profile and profile.paper_protocol), not spec.overrides, batch_started(runs), batch_id)
 
-    return max(batches.items(), key=rank)[1]
+    return max(finished.items(), key=rank)[1]
+
+
+def batch_in_progress(records: list[Record]) -> list[Record]:
+    """Of these records, the latest batch that has not finished (a run queued or running, or
+    runs still to start while its harness lives); [] when there is none."""
+    going = [runs for runs in _batches(records).values() if not batch_finished(runs)]
+    return max(going, key=batch_started) if going else []
+
+
+def batch_finished(runs: list[Record]) -> bool:
+    """Every run of the batch has ended: none queued or running, and as many records as the
+    batch planned (spec.batch_runs), unless the harness that ran it is gone (a batch stopped
+    by Ctrl-C never starts the rest)."""
+    if any(r.status in ACTIVE_STATUSES for r in runs):
+        return False
+    planned = runs[0].spec.batch_runs
+    if planned is None or len(runs) >= planned:
+        return True
+    harnesses = {r.details.get("harness_pid") for r in runs} - {None}
+    return not any(_pid_alive(pid) for pid in harnesses)
+
+
+def _batches(records: list[Record]) -> dict[str, list[Record]]:
+    """The records by batch id, leaving out runs under a numerics perturbation."""
+    batches: dict[str, list[Record]] = {}
+    for record in records:
+        if not record.spec.env:
+            batches.setdefault(str(record.spec.batch_id or record.run_id), []).append(record)
+    return batches
 
 
 def batch_started(records: list[Record]) -> str:

@@ -228,6 +228,32 @@ def check_against_baseline(paper, impl: str, records: list, data_regression, req
     assert not failed, regress_text(Regression(rows, [], False, comparison_notes(paper, stored, records)))
 
 
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
+    """Debian's chromium, for the test that opens the report in a browser: installed with
+    apt-get when it is missing and the tests run as root (the way the Slurm cluster is), else
+    the test skips with the reason."""
+    import shutil
+
+    found = shutil.which("chromium")
+    if found:
+        return found
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        pytest.skip("chromium is missing, and installing it needs root and apt-get: `sudo apt-get install chromium`")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    install = ["apt-get", "install", "-y", "-q", "--no-install-recommends", "chromium"]
+    try:
+        done = subprocess.run(install, capture_output=True, text=True, timeout=900, env=env)
+        if done.returncode != 0:  # the package lists may be old or missing
+            subprocess.run(["apt-get", "update", "-q"], capture_output=True, timeout=300, env=env)
+            done = subprocess.run(install, capture_output=True, text=True, timeout=900, env=env)
+    except subprocess.TimeoutExpired:
+        pytest.skip("apt-get install chromium took more than 15 minutes")
+    if done.returncode != 0 or not shutil.which("chromium"):
+        pytest.skip(f"apt-get install chromium failed: {(done.stderr or done.stdout).strip()[-500:]}")
+    return shutil.which("chromium")
+
+
 # A real single-node Slurm cluster, started once for the session by .ci/slurm-up.sh (root, a
 # private network namespace) and stopped by PID at its end; tests that need it skip with the
 # reason where it cannot start. A cluster already up (a developer's) is used and left running.

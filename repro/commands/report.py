@@ -5,10 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 PARSER = dict(
-    help="write a static HTML report: catalog status, verdict tables, curves per claim",
-    description="Write DIR/index.html (and its PNG plots) from the recorded runs: the status of "
-        "every paper x implementation, each paper's verdict tables, and per claim the curves of every "
-        "implementation with the paper's number and tolerance band. No server needed.",
+    help="write a static HTML report: how many claims reproduce, verdict tables, every seed per claim",
+    description="Write DIR/index.html (and its PNG plots) from the recorded runs. At the top, per paper "
+        "and implementation: how many claims reproduce, with the date and machine of the numbers. Then "
+        "each paper's verdict tables and, per claim, every seed's final value of every implementation "
+        "side by side over the paper's number and tolerance band; a claim without runs gets the command "
+        "that runs it. Each implementation is judged by its latest finished batch; a batch still going "
+        "is shown beside it ('in progress: 1 of 4 runs done'), never in its place. No server needed.",
 )
 
 

@@ -36,17 +36,18 @@ def model_index(paper: Paper, records: list[Record]) -> dict:
     """{"model-index": [...]}: one entry per (implementation, claim setting) with ok runs.
 
     For each implementation and setting the runs come from one batch (one `repro run`), chosen
-    by records.judging_batch among the batches that ran the setting (the metric's name says
+    by records.judging_batch among the finished batches that ran the setting (the metric's name says
     which profile). Choosing per setting rather than per
     implementation keeps a setting whose newest batch ran only other claims (`--claims`).
-    Claims without ok runs are left out, and so are entries left without any claim.
+    Claims without ok runs in that batch are left out (not filled in from an older batch: the
+    report judges by the same batch), and so are entries left without any claim.
     """
-    records = [r for r in records if r.spec.paper == paper.id and r.status == "ok"]
+    records = [r for r in records if r.spec.paper == paper.id]
     entries = []
-    for impl in _implementations(paper, records):
+    for impl in _implementations(paper, [r for r in records if r.ok]):
         ours = [r for r in records if r.impl == impl]
         for setting_label, claims in _claims_by_setting(paper).items():
-            batch = judging_batch(paper, [r for r in ours if r.setting == setting_label])
+            batch = [r for r in judging_batch(paper, ours, setting_label) if r.ok]
             if not batch:
                 continue
             results = _results(paper, claims, batch)

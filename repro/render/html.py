@@ -5,8 +5,10 @@ fonts or scripts), so it can be opened from disk, attached to an issue or publis
 CI artifact. Every text that comes from a manifest or a record is HTML-escaped.
 
 What it shows, per paper and implementation, is the batch of runs that judges it (one `repro
-run`, records.judging_batch: the latest of the paper's protocol, else the latest of any
-profile), and the table names the profile.
+run`, records.judging_batch: the latest finished batch of the paper's protocol, else of any
+profile), and the table names the profile. A batch still going is shown beside it ("in
+progress: 1 of 4 runs done"), never in its place. The top says what a reader asks first: how
+many claims reproduce, per paper and implementation, when and on which machine.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from repro import __version__
 from repro.compare import ClaimResult, compare_claims
 from repro.errors import ManifestError
 from repro.catalog import Claim, Paper, load_paper, paper_ids as catalog_ids
-from repro.records import Record, batch_started, judging_batch, list_records
+from repro.records import Record, batch_in_progress, batch_started, judging_batch, list_records
 from repro.render.text import delta_text, measured_text, verdict_notes
 
 
@@ -64,6 +66,9 @@ figcaption { color: #555; font-size: 0.88em; }
 img { width: 100%; height: auto; border: 1px solid #eee; }
 .nowrap { white-space: nowrap; }
 footer { margin-top: 3em; color: #777; font-size: 0.85em; }
+.headline { font-size: 1.1em; }
+.table-wrap { overflow-x: auto; }
+@media (max-width: 700px) { body { margin: 1em auto; } table { font-size: 0.85em; } figure { flex-basis: 100%; } }
 """
 
 
@@ -78,6 +83,45 @@ class Batch:
     records: list[Record]
     claims: list[Claim]  # the claims whose setting the batch ran
     results: list[ClaimResult]
+
+
+@dataclass
+class PaperView:
+    """What the report shows of one paper: its judged batches and those still going."""
+
+    paper_id: str
+    paper: Paper | None  # None where the manifest does not load
+    error: str | None
+    batches: dict[str, Batch]
+    in_progress: dict[str, "InProgress"]
+
+
+@dataclass
+class InProgress:
+    """An implementation's batch that has not finished: shown beside the judged one."""
+
+    impl: str
+    batch_id: str
+    profile: str
+    started: str
+    done: int  # runs ended
+    planned: int  # runs the batch planned (or recorded so far, for a batch of an older version)
+
+
+def batches_in_progress(records: list[Record]) -> dict[str, InProgress]:
+    """Per implementation, its latest batch that is still going (records.batch_in_progress)."""
+    by_impl: dict[str, list[Record]] = {}
+    for record in records:
+        by_impl.setdefault(record.impl, []).append(record)
+    going = {}
+    for impl, own in by_impl.items():
+        runs = batch_in_progress(own)
+        if runs:
+            spec = runs[0].spec
+            done = sum(r.status not in ("queued", "running") for r in runs)
+            going[impl] = InProgress(impl, str(spec.batch_id), str(spec.profile), min(str(r.started or "") for r in runs),
+                                     done, max(spec.batch_runs or 0, len(runs)))
+    return going
 
 
 def latest_batches(paper: Paper, records: list[Record]) -> dict[str, Batch]:
@@ -125,16 +169,17 @@ def write_report(paper_ids: list[str] | None, out_dir: Path) -> Path:
     for record in list_records():  # read once, not once per paper
         records_by_paper.setdefault(record.spec.paper, []).append(record)
 
-    papers: list[tuple[str, Paper | None, str | None, dict[str, Batch]]] = []  # id, paper, error, batches
+    papers: list[PaperView] = []
     for paper_id in ids:
         try:
             paper = load_paper(paper_id)
         except ManifestError as exc:
             if explicit:
                 raise
-            papers.append((paper_id, None, f"{len(exc.problems)} problem(s) in its manifest", {}))
+            papers.append(PaperView(paper_id, None, f"{len(exc.problems)} problem(s) in its manifest", {}, {}))
             continue
-        papers.append((paper_id, paper, None, latest_batches(paper, records_by_paper.get(paper_id, []))))
+        own = records_by_paper.get(paper_id, [])
+        papers.append(PaperView(paper_id, paper, None, latest_batches(paper, own), batches_in_progress(own)))
 
     generated = _when(datetime.now(timezone.utc).isoformat())
     parts = [
@@ -145,15 +190,16 @@ def write_report(paper_ids: list[str] | None, out_dir: Path) -> Path:
         f"<style>{STYLE}</style></head><body>",
         "<h1>repro report</h1>",
         f'<p class="meta">generated {_e(generated)} by repro {_e(__version__)}; '
-        "each implementation is judged by its latest batch of runs (a batch of the full profile "
-        "when there is one).</p>",
-        "<h2>Catalog status</h2>",
-        _catalog_table(papers),
+        "each implementation is judged by its latest finished batch of runs (of the paper's protocol "
+        "when there is one); a batch still going is shown beside it.</p>",
+        "<h2>Summary</h2>",
+        _headline(papers),
+        _summary_table(papers),
         _verdict_legend(),
     ]
-    for paper_id, paper, error, batches in papers:
-        if paper is not None:
-            parts.append(_paper_section(paper, batches, out_dir, plot_claim))
+    for view in papers:
+        if view.paper is not None:
+            parts.append(_paper_section(view, out_dir, plot_claim))
     parts.append(f"<footer>generated {_e(generated)} by repro {_e(__version__)}</footer>")
     parts.append("</body></html>")
 
@@ -206,36 +252,90 @@ def _run_counts(records: list[Record]) -> str:
     return ", ".join(f"{n} {status}" for status, n in counts.items())
 
 
-def _catalog_table(papers) -> str:
+def _machine(records: list[Record]) -> str:
+    """Where a batch's numbers were made: host, CPU, its kernels' ISA, and the GPU if one."""
+    environment = next((r.environment for r in records if r.environment), None) or {}
+    numerics = environment.get("numerics") or {}
+    if not numerics and not environment:
+        return "machine not recorded"
+    parts = [str((numerics.get("cpu") or {}).get("model") or environment.get("cpu") or "?"),
+             str(numerics.get("cpu_capability") or "")]
+    gpu = numerics.get("gpu")
+    if gpu:
+        parts.append(str(gpu.get("name")))
+    host = environment.get("hostname")
+    return (f"{host}: " if host else "") + ", ".join(part for part in parts if part)
+
+
+def _reproduced(batch: Batch) -> int:
+    return sum(result.verdict == "REPRODUCED" for result in batch.results)
+
+
+def _headline(papers: list[PaperView]) -> str:
+    """One sentence per implementation across the catalog: how many claims reproduce."""
+    totals: dict[str, list[int]] = {}
+    for view in papers:
+        for impl, batch in view.batches.items():
+            counts = totals.setdefault(impl, [0, 0])
+            counts[0] += _reproduced(batch)
+            counts[1] += len(view.paper.claims)
+    if not totals:
+        return '<p class="headline">No finished runs yet: <code>repro run PAPER</code> makes some.</p>'
+    said = "; ".join(f"<strong>{_e(impl)}</strong>: {done} of {total} claims reproduce"
+                     for impl, (done, total) in sorted(totals.items(), key=lambda item: _impl_order(item[0])))
+    return f'<p class="headline">{said} (in the batches that judge them, over the papers that have any).</p>'
+
+
+def _progress_text(going: InProgress) -> str:
+    return (f"in progress: batch {going.batch_id} ({going.profile}), {going.done} of {going.planned} runs done, "
+            f"started {_when(going.started)}")
+
+
+def _summary_table(papers: list[PaperView]) -> str:
     rows = []
-    for paper_id, paper, error, batches in papers:
+    for view in papers:
+        paper_id, paper = view.paper_id, view.paper
         anchor = f'<a href="#paper-{_e(paper_id)}">{_e(paper_id)}</a>' if paper is not None else _e(paper_id)
-        if error is not None:
-            rows.append(f'<tr data-paper="{_e(paper_id)}"><td>{anchor}</td><td colspan="4" class="muted">'
-                        f"{_e(error)} (<code>repro show {_e(paper_id)}</code>)</td></tr>")
-        elif not batches:
-            rows.append(f'<tr data-paper="{_e(paper_id)}"><td>{anchor}</td><td colspan="4" class="muted">no runs</td></tr>')
-        for impl, batch in batches.items():
+        if view.error is not None:
+            rows.append(f'<tr data-paper="{_e(paper_id)}"><td>{anchor}</td><td colspan="5" class="muted">'
+                        f"{_e(view.error)} (<code>repro show {_e(paper_id)}</code>)</td></tr>")
+            continue
+        impls = list(view.batches) + [impl for impl in view.in_progress if impl not in view.batches]
+        if not impls:
+            rows.append(f'<tr data-paper="{_e(paper_id)}"><td>{anchor}</td><td colspan="5" class="muted">no runs '
+                        f"(<code>repro run {_e(paper_id)}</code>)</td></tr>")
+        for impl in impls:
+            batch, going = view.batches.get(impl), view.in_progress.get(impl)
+            progress = f'<br><span class="muted in-progress">{_e(_progress_text(going))}</span>' if going else ""
+            if batch is None:
+                rows.append(f'<tr data-paper="{_e(paper_id)}" data-impl="{_e(impl)}"><td>{anchor}</td><td>{_e(impl)}</td>'
+                            f'<td colspan="4" class="muted">no finished batch yet{progress}</td></tr>')
+                continue
             verdicts = " ".join(_verdict_span(c.verdict, c.claim_id) for c in batch.results) or "-"
+            count = f"{_reproduced(batch)} of {len(paper.claims)}"
             if len(batch.claims) < len(paper.claims):
-                verdicts += f' <span class="muted">({len(batch.claims)} of {len(paper.claims)} claims)</span>'
+                verdicts += f' <span class="muted">({len(batch.claims)} of {len(paper.claims)} claims run)</span>'
             rows.append(
                 f'<tr data-paper="{_e(paper_id)}" data-impl="{_e(impl)}" data-profile="{_e(batch.profile)}">'
-                f"<td>{anchor}</td><td>{_e(impl)}</td><td>{_e(_profile_text(paper, batch))}</td>"
+                f"<td>{anchor}</td><td>{_e(impl)}</td>"
+                f'<td class="num reproduced">{_e(count)}</td>'
+                f"<td>{_e(_profile_text(paper, batch))}</td>"
                 f'<td><span class="nowrap">{_e(_when(batch.started))}</span><br>'
-                f'<span class="muted">{_e(_run_counts(batch.records))}</span></td>'
+                f'<span class="muted">{_e(_machine(batch.records))}; {_e(_run_counts(batch.records))}</span>{progress}</td>'
                 f"<td>{verdicts}</td></tr>"
             )
-    head = "<tr><th>paper</th><th>implementation</th><th>profile</th><th>latest batch</th><th>verdicts</th></tr>"
-    return f'<table class="catalog">\n{head}\n' + "\n".join(rows) + "\n</table>"
+    head = ("<tr><th>paper</th><th>implementation</th><th>claims reproduced</th><th>profile</th>"
+            "<th>numbers from</th><th>verdicts</th></tr>")
+    return f'<div class="table-wrap"><table class="catalog">\n{head}\n' + "\n".join(rows) + "\n</table></div>"
 
 
 def _verdict_legend() -> str:
     rows = "".join(f"<tr><td>{_verdict_span(v)}</td><td>{_e(meaning)}</td></tr>" for v, meaning in VERDICT_MEANINGS)
-    return f'<table class="legend"><tr><th>verdict</th><th>meaning</th></tr>{rows}</table>'
+    return f'<div class="table-wrap"><table class="legend"><tr><th>verdict</th><th>meaning</th></tr>{rows}</table></div>'
 
 
-def _paper_section(paper: Paper, batches: dict[str, Batch], out_dir: Path, plot_claim) -> str:
+def _paper_section(view: PaperView, out_dir: Path, plot_claim) -> str:
+    paper, batches = view.paper, view.batches
     year = "" if str(paper.year) in paper.venue else f" ({paper.year})"
     arxiv = f", arXiv:{paper.arxiv}" if paper.arxiv else ""
     parts = [
@@ -244,8 +344,10 @@ def _paper_section(paper: Paper, batches: dict[str, Batch], out_dir: Path, plot_
         f'<p class="meta">{_e(", ".join(paper.authors))} — {_e(paper.venue)}{_e(year)}{_e(arxiv)}<br>',
         f"reference: <code>{_e(paper.reference.repo)}</code> @ <code>{_e(paper.reference.commit)}</code></p>",
     ]
+    parts += [f'<p class="note in-progress" data-impl="{_e(impl)}">{_e(impl)}: {_e(_progress_text(going))}; the '
+              "numbers below are from its last finished batch</p>" for impl, going in view.in_progress.items()]
     if not batches:
-        parts.append(f'<p class="muted">no runs recorded (<code>repro run {_e(paper.id)}</code>)</p>')
+        parts.append(f'<p class="muted">no finished runs recorded (<code>repro run {_e(paper.id)}</code>)</p>')
         parts.append(_comparisons(paper, out_dir) + "</section>")
         return "\n".join(parts)
     for impl, batch in batches.items():
@@ -253,24 +355,30 @@ def _paper_section(paper: Paper, batches: dict[str, Batch], out_dir: Path, plot_
 
     parts.append("<h3>Claims against the runs</h3>")
     parts.append('<div class="plots">')
+    without = []
     for claim in paper.claims:
-        runs = {impl: [r for r in b.records if r.setting == claim.setting_label]
+        runs = {impl: [r for r in b.records if r.setting == claim.setting_label and r.ok
+                       and isinstance(r.metrics.get(claim.metric), (int, float))]
                 for impl, b in batches.items()}
         runs = {impl: records for impl, records in runs.items() if records}
+        if not runs:
+            without.append(claim)
+            continue
         caption = (f"{claim.id}: {claim.description or claim.metric} — reported {claim.reported:g} "
                    f"{claim.tolerance.describe()} ({claim.source}); setting {claim.setting_label}")
-        if not runs:
-            parts.append(f'<figure class="claim-plot" data-claim="{_e(claim.id)}"><figcaption>{_e(caption)}: '
-                         "no runs of this setting.</figcaption></figure>")
-            continue
         image = plot_claim(claim, runs, out_dir / f"{paper.id}--{claim.id}.png")
-        shown = ", ".join(f"{impl} ({batches[impl].profile})" for impl in runs)
+        shown = ", ".join(f"{impl} ({batches[impl].profile}, {len(records)} seed{'s' if len(records) != 1 else ''})"
+                          for impl, records in runs.items())
         parts.append(
             f'<figure class="claim-plot" data-claim="{_e(claim.id)}">'
-            f'<img src="{_e(image.name)}" alt="{_e(claim.id)}: {_e(claim.metric)} over steps">'
-            f"<figcaption>{_e(caption)}. Runs: {_e(shown)}.</figcaption></figure>"
+            f'<img src="{_e(image.name)}" alt="{_e(claim.id)}: each seed\'s final {_e(claim.metric)} by implementation">'
+            f"<figcaption>{_e(caption)}. Each point a seed's final value: {_e(shown)}.</figcaption></figure>"
         )
     parts.append("</div>")
+    for claim in without:
+        parts.append(f'<p class="note no-runs" data-claim="{_e(claim.id)}">{_e(claim.id)} ({_e(claim.setting_label)}): '
+                     "no finished run of this setting in any implementation's judged batch; "
+                     f"<code>repro run {_e(paper.id)} --claims {_e(claim.id)}</code> runs it</p>")
     parts.append(_comparisons(paper, out_dir) + "</section>")
     return "\n".join(parts)
 
@@ -323,7 +431,8 @@ def _batch_table(paper: Paper, batch: Batch) -> str:
         )
     head = ("<tr><th>claim</th><th>where in the paper</th><th>reported</th><th>measured</th><th>delta</th>"
             "<th>tolerance</th><th>verdict</th></tr>")
-    parts.append(f'<table class="verdicts" data-impl="{_e(batch.impl)}">\n{head}\n' + "\n".join(rows) + "\n</table>")
+    parts.append(f'<div class="table-wrap"><table class="verdicts" data-impl="{_e(batch.impl)}">\n{head}\n'
+                 + "\n".join(rows) + "\n</table></div>")
 
     notes = verdict_notes(paper, batch.profile, overrides, batch.results, batch.records)
     missing = [claim.id for claim in paper.claims if claim not in batch.claims]

@@ -1,4 +1,5 @@
-"""PNG plots of recorded runs: one run's learning curves, and one claim's runs against the paper.
+"""PNG plots of recorded runs: one run's learning curves, one claim's seeds against the paper,
+and a saved comparison's seeds.
 
 matplotlib is imported on first use, never at import time, so `repro --help` stays fast.
 The figures are drawn with matplotlib's object API on an Agg canvas, not through pyplot:
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import math
 import os
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -97,47 +99,46 @@ def plot_run(record: Record, path: Path) -> Path | None:
     return _save(figure, path)
 
 
-def plot_claim(claim, runs_by_impl: dict[str, list[dict]], path: Path) -> Path:
-    """One claim's metric over steps for every run of its setting, one colour per implementation,
-    against the reported value (dashed line) and its tolerance band (shaded).
+def plot_claim(claim, runs_by_impl: dict[str, list[Record]], path: Path) -> Path:
+    """One claim against the paper: every seed's final value as a point, one column per
+    implementation side by side (so a reader sees at a glance who reproduces), over the
+    tolerance band (shaded) and the reported value (dashed), with each column's mean and, from
+    two seeds, its 95% t-interval.
 
-    `claim` is a manifest.Claim; runs of other settings in `runs_by_impl` are left out. Each
-    run's final metric is drawn as a dot at its last step, so a run that logs no curve of
-    the metric (only returns it) still shows.
+    `claim` is a manifest.Claim; runs of other settings in `runs_by_impl` are left out, and so
+    are implementations left without a finished value (the report says so in words instead of
+    drawing an empty axis: call this only where some run has one).
     """
+    from repro.compare import summarize
+
     band = claim.tolerance.band(claim.reported)
-    colours = impl_colours(list(runs_by_impl))
-    figure = _new_figure(7, 3.6)
+    columns = {}
+    for impl, records in runs_by_impl.items():
+        values = [r.metrics.get(claim.metric) for r in records if r.setting == claim.setting_label and r.ok]
+        values = [float(v) for v in values if isinstance(v, (int, float)) and math.isfinite(v)]
+        if values:
+            columns[impl] = values
+    colours = impl_colours(list(columns))
+    figure = _new_figure(max(4.6, 1.8 + 1.3 * len(columns)), 3.6)
     ax = figure.subplots()
     ax.axhspan(claim.reported - band, claim.reported + band, color="tab:green", alpha=0.15,
                label=f"tolerance {claim.tolerance.describe()}")
     ax.axhline(claim.reported, color="black", linestyle="--", linewidth=1.2, label=f"reported {claim.reported:g}")
-
-    plotted = 0
-    for impl, records in runs_by_impl.items():
-        runs = [r for r in records if r.setting == claim.setting_label]
-        for record in runs:
-            curve = (record.curves or {}).get(claim.metric) or []
-            steps, values = _points(curve)
-            if steps:
-                ax.plot(steps, values, color=colours[impl], linewidth=1.1, alpha=0.75)
-            final = record.metrics.get(claim.metric)
-            if isinstance(final, (int, float)) and math.isfinite(final):
-                last_steps = [curve[-1][0] for curve in (record.curves or {}).values() if curve]
-                ax.plot([steps[-1] if steps else max(last_steps, default=0)], [final], color=colours[impl],
-                        marker="o", markersize=5, linestyle="none")
-        if runs:
-            plotted += 1
-            ok = sum(r.status == "ok" for r in runs)
-            ax.plot([], [], color=colours[impl], marker="o", markersize=5, label=f"{impl} ({ok}/{len(runs)} runs ok)")
-    if not plotted:
-        ax.text(0.5, 0.5, "no runs of this setting", transform=ax.transAxes, ha="center", va="center", color="gray")
-
-    ax.set_xlabel("step")
-    ax.xaxis.set_major_locator(_integer_ticks())
+    for x, (impl, values) in enumerate(columns.items()):
+        spread = [x + 0.18 * ((i % 5) - 2) / 2 for i in range(len(values))]  # side by side, not on top
+        ax.plot(spread, values, color=colours[impl], marker="o", markersize=6, linestyle="none", alpha=0.85)
+        stats = summarize(values)
+        ax.plot([x - 0.3, x + 0.3], [stats.mean, stats.mean], color=colours[impl], linewidth=2)
+        if stats.ci_low is not None:
+            ax.errorbar([x + 0.34], [stats.mean], yerr=[[stats.mean - stats.ci_low], [stats.ci_high - stats.mean]],
+                        color=colours[impl], capsize=4, linewidth=1.2)
+    ax.set_xticks(range(len(columns)), [f"{impl}\n{len(v)} seed{'s' if len(v) != 1 else ''}"
+                                        for impl, v in columns.items()])
+    ax.set_xlim(-0.6, len(columns) - 0.4)
     ax.set_ylabel(claim.metric)
-    ax.grid(True, alpha=0.3)
-    ax.set_title(f"{claim.id} ({claim.setting_label}): {claim.metric}, {claim.direction} is better", fontsize=10)
+    ax.grid(True, axis="y", alpha=0.3)
+    title = f"{claim.id} ({claim.setting_label}): {claim.metric}, {claim.direction} is better"
+    ax.set_title("\n".join(textwrap.wrap(title, 48)), fontsize=9)
     ax.legend(fontsize=8, loc="best", framealpha=0.85)
     return _save(figure, path)
 
