@@ -3,15 +3,18 @@
 For each MNIST-1D model asked for (default logistic, mlp, cnn), the quick profile through the
 CLI, each the wall time of the whole command (harness start-up included):
 
-  one seed        repro run mnist1d --claims M --seeds 1                     (one worker, every core)
-  10 apart        repro run mnist1d --claims M --seeds 10 --jobs CORES       (a worker a seed, 1 thread each)
-  10 vectorised   repro run mnist1d --claims M --seeds 10 --vectorize-seeds  (one worker, every core)
+  one seed          repro run mnist1d --claims M --seeds 1                                 (one worker, every core)
+  10 apart          repro run mnist1d --claims M --seeds 10 --jobs CORES                   (a worker a seed, 1 thread each)
+  10 vectorised     repro run mnist1d --claims M --seeds 10 --vectorize-seeds              (one worker, every core)
+  10 vectorised/J   repro run mnist1d --claims M --seeds 10 --vectorize-seeds --jobs CORES (CORES workers of 10/CORES seeds,
+                                                                                           1 thread each)
 
-and the test accuracy over the ten seeds of each way (mean ± sd, and the largest difference
-between the two ways at the same seed): vectorising must not change the numbers beyond float
-rounding. Target: 10 vectorised seeds in at most 2x the wall time of one seed.
+each the median of --repeats runs (interleaved), and the test accuracy over the ten seeds of
+each way (mean ± sd, and the largest difference between one-seed and vectorised runs at the
+same seed): vectorising must not change the numbers beyond float rounding. Target: 10
+vectorised seeds in at most 2x the wall time of one seed.
 
-    .venv/bin/python bench/seeds.py [--models mlp,cnn] [--seeds 10]
+    .venv/bin/python bench/seeds.py [--models mlp,cnn] [--seeds 10] [--repeats 3]
 
 Run it on an idle machine: the numbers move when the cores are shared. The data are made
 once in a shared REPRO_HOME before the first timing.
@@ -52,30 +55,48 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--models", default="logistic,mlp,cnn")
     parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--repeats", type=int, default=3, help="runs of each command; the median is shown")
     args = parser.parse_args()
     cores = len(os.sched_getaffinity(0))
+    seeds = ["--seeds", str(args.seeds)]
+    ways = {
+        "1 seed": ["--seeds", "1"],
+        f"{args.seeds} apart (--jobs {cores})": [*seeds, "--jobs", str(cores)],
+        f"{args.seeds} vectorised": [*seeds, "--vectorize-seeds"],
+        f"{args.seeds} vectorised, --jobs {cores}": [*seeds, "--vectorize-seeds", "--jobs", str(cores)],
+    }
     with tempfile.TemporaryDirectory(prefix="repro-bench-seeds-") as folder:
         home = Path(folder)
         repro("--claims", "logistic_test_acc", "--set", "total_steps=1", home=home)  # make the data once
         rows = []
         for model in args.models.split(","):
             claim = ["--claims", f"{model}_test_acc"]
-            one, _ = repro(*claim, "--seeds", "1", home=home)
-            apart_s, apart = repro(*claim, "--seeds", str(args.seeds), "--jobs", str(cores), home=home)
-            together_s, together = repro(*claim, "--seeds", str(args.seeds), "--vectorize-seeds", home=home)
-            a, b = accuracies(apart), accuracies(together)
+            times: dict[str, list[float]] = {way: [] for way in ways}
+            results: dict[str, dict] = {}
+            for _ in range(args.repeats):  # interleaved, so that a slow minute falls on every way alike
+                for way, flags in ways.items():
+                    seconds, results[way] = repro(*claim, *flags, home=home)
+                    times[way].append(seconds)
+            median = {way: statistics.median(values) for way, values in times.items()}
+            one = median["1 seed"]
+            apart, together, split = (accuracies(results[way]) for way in list(ways)[1:])
+            best = min(median[way] for way in list(ways)[2:])
             rows.append([
-                model, f"{one:.1f}", f"{apart_s:.1f} ({apart_s / one:.1f}x)", f"{together_s:.1f} ({together_s / one:.1f}x)",
-                f"{statistics.mean(a.values()):.2f} ± {statistics.stdev(a.values()):.2f}",
-                f"{statistics.mean(b.values()):.2f} ± {statistics.stdev(b.values()):.2f}",
-                f"{max(abs(a[s] - b[s]) for s in a):.1f}",
-                "met" if together_s <= 2 * one else "MISSED",
+                model, f"{one:.1f}",
+                *(f"{median[way]:.1f} ({median[way] / one:.1f}x)" for way in list(ways)[1:]),
+                f"{statistics.mean(apart.values()):.2f} ± {statistics.stdev(apart.values()):.2f}",
+                f"{statistics.mean(split.values()):.2f} ± {statistics.stdev(split.values()):.2f}",
+                f"{max(abs(apart[s] - together[s]) for s in apart):.1f}",
+                f"{max(abs(together[s] - split[s]) for s in apart):.1f}",
+                "met" if best <= 2 * one else "MISSED",
             ])
-            print(f"{model}: done", file=sys.stderr, flush=True)
-    print(f"MNIST-1D quick profile, {args.seeds} seeds, {cores} cores; wall time of the whole command, s")
-    print(tabulate(rows, headers=["model", "1 seed", f"{args.seeds} apart (--jobs {cores})",
-                                  f"{args.seeds} vectorised", "test_acc apart", "test_acc vectorised",
-                                  "largest |diff| at a seed", "<= 2x one seed"], disable_numparse=True))
+            print(f"{model}: done ({', '.join(f'{way}: ' + ' '.join(f'{t:.1f}' for t in values) for way, values in times.items())})",
+                  file=sys.stderr, flush=True)
+    print(f"MNIST-1D quick profile, {args.seeds} seeds, {cores} cores; wall time of the whole command, s, "
+          f"median of {args.repeats}")
+    print(tabulate(rows, headers=["model", *ways, "test_acc apart", "test_acc vectorised",
+                                  "largest |diff| apart/vectorised", "1 worker/--jobs", "<= 2x one seed"],
+                   disable_numparse=True))
 
 
 if __name__ == "__main__":

@@ -191,8 +191,10 @@ def plan_runs(
 ) -> list[RunSpec]:
     """One RunSpec per distinct claim setting and seed, in claim order, in one batch
     (`batch_id`, default a new one: new_batch_id()). With `vectorize_seeds`, and where the
-    implementation offers run_seeds, each setting's seeds form one group that one worker
-    trains at once (vectorize); the threads are then shared by the groups at once.
+    implementation offers run_seeds, each setting's seeds form groups that one worker each
+    trains at once (vectorize): one group a setting, or with `jobs` above the settings'
+    count up to jobs // settings groups of it, of two seeds at least; the threads are then
+    shared by the groups at once.
 
     Each run gets `threads` torch threads, by default the cores this process may use, shared
     evenly by the runs that go at once. Numbers depend on the thread count (the order of
@@ -217,7 +219,9 @@ def plan_runs(
 
     settings = claim_settings(select_claims(paper, profile, claim_ids))
     vectorize_seeds = vectorize_seeds and len(seeds) > 1 and offers_run_seeds(impl_path)
-    at_once = max(1, min(jobs, len(settings) * (1 if vectorize_seeds else len(seeds))))
+    # each group at least two seeds (one seed alone is an ordinary run)
+    groups_per_setting = max(1, min(len(seeds) // 2, jobs // len(settings))) if vectorize_seeds else len(seeds)
+    at_once = max(1, min(jobs, len(settings) * groups_per_setting))
     threads = threads or max(1, usable_cores() // at_once)
     specs = []
     for label, setting in settings.items():
@@ -244,7 +248,7 @@ def plan_runs(
                     batch_runs=len(settings) * len(seeds),
                 )
             )
-    return vectorize(specs) if vectorize_seeds else specs
+    return vectorize(specs, groups_per_setting) if vectorize_seeds else specs
 
 
 def offers_run_seeds(impl_path) -> bool:
@@ -259,20 +263,30 @@ def offers_run_seeds(impl_path) -> bool:
         return False
 
 
-def vectorize(specs: list[RunSpec]) -> list[RunSpec]:
-    """Group the runs of each setting (same config, other seeds): the first run of a group
-    lists the others in vectorized_with, and each of them names it in vectorized_by."""
+def vectorize(specs: list[RunSpec], groups_per_setting: int = 1) -> list[RunSpec]:
+    """Group the runs of each setting (same config, other seeds) into `groups_per_setting`
+    groups of consecutive seeds, as even as they go (10 seeds in 2 groups: 0-4 and 5-9): the
+    first run of a group lists the others in vectorized_with, and each of them names it in
+    vectorized_by. Several groups a setting are for --jobs: a batched step of a tiny model
+    is bound by per-operation overhead as much as by arithmetic, and two processes of one
+    thread each pay that overhead in parallel, which one process of two threads cannot."""
     from dataclasses import replace
 
-    groups: dict[str, list[RunSpec]] = {}
+    by_setting: dict[str, list[RunSpec]] = {}
     for spec in specs:
-        groups.setdefault(spec.setting_label, []).append(spec)
+        by_setting.setdefault(spec.setting_label, []).append(spec)
     grouped = {}
-    for members in groups.values():
-        leader, others = members[0], members[1:]
-        grouped[leader.run_id] = replace(leader, vectorized_with=[s.run_id for s in others])
-        for other in others:
-            grouped[other.run_id] = replace(other, vectorized_by=leader.run_id)
+    for members in by_setting.values():
+        count = max(1, min(groups_per_setting, len(members)))
+        size, extra = divmod(len(members), count)
+        start = 0
+        for g in range(count):
+            group = members[start : start + size + (1 if g < extra else 0)]
+            start += len(group)
+            leader, others = group[0], group[1:]
+            grouped[leader.run_id] = replace(leader, vectorized_with=[s.run_id for s in others])
+            for other in others:
+                grouped[other.run_id] = replace(other, vectorized_by=leader.run_id)
     return [grouped[spec.run_id] for spec in specs]
 
 

@@ -111,7 +111,7 @@ def vectorize_note(specs: list[RunSpec], runner) -> str:
     groups = [spec for spec in specs if spec.vectorized_with]
     if groups:
         return (f"--vectorize-seeds: {len(groups)} worker(s) train {sum(1 + len(s.vectorized_with) for s in groups)} "
-                f"runs, each worker a setting's seeds at once ({specs[0].impl}'s run_seeds)")
+                f"runs, each worker a group of one setting's seeds at once ({specs[0].impl}'s run_seeds)")
     if not runner.runs_vectorized:
         why = f"the {runner.name} executor starts one task per run"
     elif not offers_run_seeds(specs[0].impl_path):

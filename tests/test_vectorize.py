@@ -60,6 +60,43 @@ def test_each_seed_of_a_group_is_its_own_record_with_the_numbers_of_one_seed_run
     assert len({r["metrics"]["pid"] for r in runs(apart)}) == 4  # without the flag, one worker a run
 
 
+def test_jobs_above_the_settings_split_each_settings_seeds_into_groups_of_two_at_least(tiny_papers):
+    from repro.catalog import load_paper
+    from repro.execute.local import LocalExecutor
+    from repro.plan import usable_cores
+    from repro.run import plan_for, vectorize_note
+
+    batched_impl(tiny_papers)
+    paper = load_paper("tiny")  # two settings in the full profile
+
+    def groups(jobs: int, seeds: int) -> list[list[int]]:
+        specs = plan_for(paper, runner=LocalExecutor(), impl="batched", profile="full", seeds=list(range(seeds)),
+                         vectorize_seeds=True, jobs=jobs)
+        by_id = {spec.run_id: spec for spec in specs}
+        assert all(spec.vectorized_by in by_id and not spec.vectorized_with for spec in specs if spec.vectorized_by)
+        return [[spec.seed, *(by_id[i].seed for i in spec.vectorized_with)] for spec in specs if not spec.vectorized_by]
+
+    assert groups(jobs=1, seeds=5) == [[0, 1, 2, 3, 4]] * 2
+    assert groups(jobs=4, seeds=5) == [[0, 1, 2], [3, 4]] * 2
+    assert groups(jobs=4, seeds=3) == [[0, 1, 2]] * 2  # never a group of one seed
+    assert groups(jobs=20, seeds=10) == [[0, 1], [2, 3], [4, 5], [6, 7], [8, 9]] * 2
+    specs = plan_for(paper, runner=LocalExecutor(), impl="batched", profile="full", seeds=list(range(4)),
+                     vectorize_seeds=True, jobs=4)
+    assert {spec.threads for spec in specs} == {max(1, usable_cores() // 4)}  # four workers at once
+    assert vectorize_note(specs, LocalExecutor()).startswith("--vectorize-seeds: 4 worker(s) train 8 runs")
+
+
+def test_a_group_split_by_jobs_gives_the_numbers_of_one_group(tiny_papers, repro_home):
+    batched_impl(tiny_papers)
+    common = ["run", "tiny", "--impl", "batched", "--profile", "full", "--claims", "a_score", "--seeds", "4",
+              "--vectorize-seeds", "--json"]
+    one, split = run_repro(*common), run_repro(*common, "--jobs", "2")
+    assert one.returncode == split.returncode == 0, one.stderr + split.stderr
+    assert "--vectorize-seeds: 2 worker(s) train 4 runs" in split.stderr
+    assert [r["metrics"]["score"] for r in runs(one)] == [r["metrics"]["score"] for r in runs(split)]
+    assert len({r["metrics"]["pid"] for r in runs(one)}) == 1 and len({r["metrics"]["pid"] for r in runs(split)}) == 2
+
+
 def test_a_crash_in_run_seeds_fails_every_run_of_the_group(tiny_papers, repro_home):
     batched_impl(tiny_papers)
     result = run_repro("run", "tiny", "--impl", "batched", "--profile", "full", "--claims", "a_score",

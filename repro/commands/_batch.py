@@ -28,7 +28,9 @@ def add_batch_arguments(p, *, seeds_help: str = "a count (3 = seeds 0,1,2) or a 
                        f"{name}: {cls.summary}" for name, cls in executors.items()))
     p.add_argument("--vectorize-seeds", action="store_true",
                    help="train a setting's seeds at once in one worker (batched weights), where the implementation "
-                        "offers run_seeds (MNIST-1D's reimpl does) and the executor is local; else one worker a seed")
+                        "offers run_seeds (MNIST-1D's reimpl does) and the executor is local; else one worker a seed. "
+                        "With --jobs N above the number of settings, each setting's seeds are split into up to "
+                        "N / settings groups, a worker each")
     p.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
     p.add_argument("--data-dir", type=Path, metavar="DIR",
                    help="a folder of pre-seeded data files to use instead of downloading (or REPRO_DATA_DIR)")
