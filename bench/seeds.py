@@ -59,11 +59,13 @@ def main() -> None:
     args = parser.parse_args()
     cores = len(os.sched_getaffinity(0))
     seeds = ["--seeds", str(args.seeds)]
+    one_seed, apart, together, split = ("1 seed", f"{args.seeds} apart (--jobs {cores})", f"{args.seeds} vectorised",
+                                        f"{args.seeds} vectorised, --jobs {cores}")
     ways = {
-        "1 seed": ["--seeds", "1"],
-        f"{args.seeds} apart (--jobs {cores})": [*seeds, "--jobs", str(cores)],
-        f"{args.seeds} vectorised": [*seeds, "--vectorize-seeds"],
-        f"{args.seeds} vectorised, --jobs {cores}": [*seeds, "--vectorize-seeds", "--jobs", str(cores)],
+        one_seed: ["--seeds", "1"],
+        apart: [*seeds, "--jobs", str(cores)],
+        together: [*seeds, "--vectorize-seeds"],
+        split: [*seeds, "--vectorize-seeds", "--jobs", str(cores)],
     }
     with tempfile.TemporaryDirectory(prefix="repro-bench-seeds-") as folder:
         home = Path(folder)
@@ -78,17 +80,16 @@ def main() -> None:
                     seconds, results[way] = repro(*claim, *flags, home=home)
                     times[way].append(seconds)
             median = {way: statistics.median(values) for way, values in times.items()}
-            one = median["1 seed"]
-            apart, together, split = (accuracies(results[way]) for way in list(ways)[1:])
-            best = min(median[way] for way in list(ways)[2:])
+            one = median[one_seed]
+            acc = {way: accuracies(results[way]) for way in (apart, together, split)}
             rows.append([
                 model, f"{one:.1f}",
-                *(f"{median[way]:.1f} ({median[way] / one:.1f}x)" for way in list(ways)[1:]),
-                f"{statistics.mean(apart.values()):.2f} ± {statistics.stdev(apart.values()):.2f}",
-                f"{statistics.mean(split.values()):.2f} ± {statistics.stdev(split.values()):.2f}",
-                f"{max(abs(apart[s] - together[s]) for s in apart):.1f}",
-                f"{max(abs(together[s] - split[s]) for s in apart):.1f}",
-                "met" if best <= 2 * one else "MISSED",
+                *(f"{median[way]:.1f} ({median[way] / one:.1f}x)" for way in (apart, together, split)),
+                f"{statistics.mean(acc[apart].values()):.2f} ± {statistics.stdev(acc[apart].values()):.2f}",
+                f"{statistics.mean(acc[split].values()):.2f} ± {statistics.stdev(acc[split].values()):.2f}",
+                f"{max(abs(acc[apart][s] - acc[together][s]) for s in acc[apart]):.1f}",
+                f"{max(abs(acc[together][s] - acc[split][s]) for s in acc[apart]):.1f}",
+                "met" if min(median[together], median[split]) <= 2 * one else "MISSED",
             ])
             print(f"{model}: done ({', '.join(f'{way}: ' + ' '.join(f'{t:.1f}' for t in values) for way, values in times.items())})",
                   file=sys.stderr, flush=True)
